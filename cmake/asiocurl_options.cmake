@@ -1,0 +1,9 @@
+# Sanitizers apply to the whole build (library, tests, examples) so that every TU agrees on them.
+if(ASIOCURL_SANITIZE)
+    add_compile_options(-fsanitize=${ASIOCURL_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    add_link_options(-fsanitize=${ASIOCURL_SANITIZE})
+endif()
+
+function(asiocurl_warnings target)
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow)
+endfunction()

@@ -1,0 +1,588 @@
+// Bodies of detail::multi_core, the reactor glue. Included by src/multi_core.cpp (for curl_engine) and by
+// the scripted-engine tests; the DESIGN rule each part exists for is named beside it.
+#ifndef ASIOCURL_DETAIL_IMPL_MULTI_CORE_IPP
+#define ASIOCURL_DETAIL_IMPL_MULTI_CORE_IPP
+
+#include <asiocurl/detail/global_init.hpp>
+#include <asiocurl/detail/multi_core.hpp>
+#include <asiocurl/detail/post_completion.hpp>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
+#include <utility>
+
+namespace asiocurl::detail {
+
+template <class Engine>
+socket_registration<Engine>::~socket_registration() {
+    // Never close curl's fd (rule 3), even if this registration dies without having been retired.
+    if (descriptor.is_open()) descriptor.release();
+}
+
+// Increments the depth of curl calls on the stack for the scope's duration (rule 1).
+template <class Engine>
+class multi_core<Engine>::curl_call_scope {
+public:
+    explicit curl_call_scope(multi_core& core) noexcept : core_(core) { ++core_.curl_depth_; }
+    ~curl_call_scope() { --core_.curl_depth_; }
+    curl_call_scope(const curl_call_scope&) = delete;
+    curl_call_scope& operator=(const curl_call_scope&) = delete;
+
+private:
+    multi_core& core_;
+};
+
+// The completion of one async_wait. Holds its registration alive; a retired registration's completion is
+// dropped without touching the multi, which may be gone (rules 3, 4, 10).
+template <class Engine>
+struct multi_core<Engine>::wait_handler {
+    boost::intrusive_ptr<registration> reg;
+    int direction;  // CURL_CSELECT_IN or CURL_CSELECT_OUT
+
+    void operator()(const error_code& ec) {
+        (direction == CURL_CSELECT_IN ? reg->waiting_in : reg->waiting_out) = false;
+        if (!reg->retired) reg->owner->on_socket_ready(*reg, direction, ec);
+    }
+};
+
+// Picks a transfer up on the multi's executor. If it is destroyed uninvoked (its io_context died first),
+// the transfer is forgotten so that the `easy` does not point at a dead multi.
+template <class Engine>
+struct multi_core<Engine>::start_op {
+    boost::intrusive_ptr<multi_core> core;
+    easy_state* state;
+
+    start_op(boost::intrusive_ptr<multi_core> c, easy_state* s) : core(std::move(c)), state(s) {}
+    start_op(start_op&& other) noexcept : core(std::move(other.core)), state(std::exchange(other.state, nullptr)) {}
+    start_op& operator=(start_op&&) = delete;
+    ~start_op() {
+        if (!state) return;
+        if (state->transfer.orphaned)
+            destroy_orphan(state);
+        else
+            multi_core::detach(*state);
+    }
+
+    void operator()() { core->start(*std::exchange(state, nullptr)); }
+};
+
+template <class Engine>
+boost::intrusive_ptr<multi_core<Engine>> multi_core<Engine>::create(executor_type executor) {
+    ensure_curl_global_init();
+    return boost::intrusive_ptr<multi_core>(new multi_core(std::move(executor)), false);
+}
+
+template <class Engine>
+multi_core<Engine>::multi_core(executor_type executor) : executor_(executor), timer_(executor) {
+    if (!engine_.valid()) throw system_error(make_error_code(CURLM_OUT_OF_MEMORY), "curl_multi_init");
+    track(engine_.setopt(CURLMOPT_SOCKETFUNCTION, &multi_core::on_socket));
+    track(engine_.setopt(CURLMOPT_SOCKETDATA, static_cast<void*>(this)));
+    track(engine_.setopt(CURLMOPT_TIMERFUNCTION, &multi_core::on_timer));
+    track(engine_.setopt(CURLMOPT_TIMERDATA, static_cast<void*>(this)));
+}
+
+template <class Engine>
+multi_core<Engine>::~multi_core() {
+    shut_down_.store(true);
+    shutdown_now();
+}
+
+template <class Engine>
+CURLM* multi_core<Engine>::native_handle() const noexcept {
+    return engine_.native_handle();
+}
+
+template <class Engine>
+void multi_core<Engine>::track(CURLMcode result) noexcept {
+    if (result == CURLM_OK) return;
+    ++stats_.curl_errors;
+    stats_.last_curl_error = result;
+}
+
+template <class Engine>
+template <class Work>
+void multi_core<Engine>::run_outside_curl(Work&& work) {
+    if (curl_depth_ == 0) return work();
+    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), w = std::forward<Work>(work)]() mutable {
+        w();
+    });
+}
+
+// ---- starting and finishing transfers ----------------------------------------------------------------
+
+namespace cancel_detail {
+// Installed in the handler's cancellation slot. May run on any thread: it records the request (so that a
+// transfer not yet added sees it) and hands the rest to the multi's executor.
+struct slot_handler {
+    boost::intrusive_ptr<cancel_link> link;
+
+    void operator()(boost::asio::cancellation_type type) const {
+        const auto bits = static_cast<unsigned>(type);
+        if (bits == 0) return;
+        link->requested.fetch_or(bits, std::memory_order_acq_rel);
+        boost::asio::post(link->executor, [l = link, bits] {
+            if (l->transfer) l->cancel(l->core, *l->transfer, bits);
+        });
+    }
+};
+}  // namespace cancel_detail
+
+template <class Engine>
+void multi_core<Engine>::initiate(easy_state* state, handler_type handler) {
+    error_code failure;
+    if (!state)
+        failure = errc::empty_handle;
+    else if (shut_down_.load(std::memory_order_acquire))
+        failure = errc::shut_down;
+    else if (state->busy())
+        failure = errc::easy_in_use;
+    if (failure) return post_completion(executor_, std::move(handler), failure);
+
+    auto& t = state->transfer;
+    t.runner = this;
+    t.abandon = [](void* core, easy_state& s) { return static_cast<multi_core*>(core)->abandon(s); };
+    t.serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
+    t.started = false;
+    t.orphaned = false;
+    t.work = boost::asio::prefer(boost::asio::get_associated_executor(handler, executor_),
+                                 boost::asio::execution::outstanding_work.tracked);
+    auto slot = handler.get_cancellation_slot();
+    if (slot.is_connected()) {
+        auto* link = new cancel_link;
+        link->executor = executor_;
+        link->core = this;
+        link->transfer = state;
+        link->cancel = [](void* core, easy_state& s, unsigned types) {
+            static_cast<multi_core*>(core)->cancel_transfer(s, types);
+        };
+        t.cancellation = link;  // the transfer's reference
+        slot.template emplace<cancel_detail::slot_handler>(boost::intrusive_ptr<cancel_link>(link));
+    }
+    t.handler = std::move(handler);
+    // Rule 1 and the threading contract: curl is only called on the multi's executor (a strand makes
+    // async_perform callable from any thread).
+    boost::asio::dispatch(executor_, start_op(boost::intrusive_ptr<multi_core>(this), state));
+}
+
+template <class Engine>
+void multi_core<Engine>::start(easy_state& state) {
+    auto& t = state.transfer;
+    if (curl_depth_ > 0) {  // async_perform called from inside a curl callback
+        boost::asio::post(executor_, start_op(boost::intrusive_ptr<multi_core>(this), &state));
+        return;
+    }
+    t.started = true;
+    const bool cancelled_early =
+        t.cancellation && t.cancellation->requested.load(std::memory_order_acquire) != 0;
+    if (t.orphaned || cancelled_early || shut_down_.load(std::memory_order_relaxed)) {
+        complete(state, boost::asio::error::operation_aborted);
+        if (t.orphaned) destroy_orphan(&state);
+        return;
+    }
+    CURL* handle = state.handle;
+    state.error_buffer[0] = '\0';
+    // Rule 4's second guard: curl copies these into every connection the handle opens, so pooled connections
+    // report their close to this multi even after the handle has moved on.
+    curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, &multi_core::on_close_socket);
+    curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
+    link_active(state);
+    ++stats_.transfers_started;
+    CURLMcode added;
+    {
+        curl_call_scope scope(*this);
+        added = engine_.add(handle);
+    }
+    if (added != CURLM_OK) {
+        track(added);
+        std::snprintf(state.error_buffer, CURL_ERROR_SIZE, "curl_multi_add_handle: %s", curl_multi_strerror(added));
+        finish(state, make_error_code(added));
+    }
+}
+
+template <class Engine>
+void multi_core<Engine>::finish(easy_state& state, error_code ec) {
+    unlink_active(state);
+    // The handle may next run on another multi, or alone: it must not report closes to this one.
+    curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETFUNCTION, nullptr);
+    curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETDATA, nullptr);
+    complete(state, ec);
+}
+
+template <class Engine>
+void multi_core<Engine>::detach(easy_state& state) noexcept {
+    auto& t = state.transfer;
+    if (t.cancellation) {
+        t.cancellation->transfer = nullptr;
+        intrusive_ptr_release(t.cancellation);
+        t.cancellation = nullptr;
+    }
+    t.runner = nullptr;
+    t.abandon = nullptr;
+    t.started = false;
+    t.handler = nullptr;
+    t.work = {};
+}
+
+template <class Engine>
+void multi_core<Engine>::complete(easy_state& state, error_code ec) {
+    auto handler = std::move(state.transfer.handler);
+    // Keep the handler's executor busy until the completion is queued on it.
+    auto work = std::exchange(state.transfer.work, {});
+    detach(state);
+    ++stats_.transfers_completed;
+    post_completion(executor_, std::move(handler), ec);
+}
+
+template <class Engine>
+void multi_core<Engine>::destroy_orphan(easy_state* state) noexcept {
+    curl_easy_cleanup(state->handle);
+    delete state;
+}
+
+template <class Engine>
+bool multi_core<Engine>::abandon(easy_state& state) {
+    auto& t = state.transfer;
+    if (!t.started || curl_depth_ > 0) {
+        // Queued, or destroyed from inside a curl callback: the state outlives the `easy` until the multi
+        // can let go of it.
+        t.orphaned = true;
+        if (t.started) {
+            run_outside_curl([self = boost::intrusive_ptr<multi_core>(this), s = &state] {
+                if (self->is_active(s)) self->abort_transfer(*s, boost::asio::error::operation_aborted);
+                destroy_orphan(s);
+            });
+        }
+        return true;
+    }
+    abort_transfer(state, boost::asio::error::operation_aborted);
+    return false;
+}
+
+template <class Engine>
+void multi_core<Engine>::abort_transfer(easy_state& state, error_code ec) {
+    CURLMcode removed;
+    {
+        curl_call_scope scope(*this);
+        removed = engine_.remove(state.handle);
+    }
+    track(removed);
+    finish(state, ec);
+}
+
+template <class Engine>
+void multi_core<Engine>::cancel_transfer(easy_state& state, unsigned types) {
+    // Not started yet: start() sees the request and completes without adding the handle (every type).
+    // Once added, curl may have sent the request, so only terminal and partial abort it.
+    if (!state.transfer.started) return;
+    const unsigned aborting = static_cast<unsigned>(boost::asio::cancellation_type::terminal) |
+                              static_cast<unsigned>(boost::asio::cancellation_type::partial);
+    if ((types & aborting) == 0) return;
+    run_outside_curl([self = boost::intrusive_ptr<multi_core>(this), s = &state, serial = state.transfer.serial] {
+        if (self->is_active(s) && s->transfer.serial == serial)
+            self->abort_transfer(*s, boost::asio::error::operation_aborted);
+    });
+}
+
+template <class Engine>
+void multi_core<Engine>::cancel_all() {
+    run_outside_curl([self = boost::intrusive_ptr<multi_core>(this)] {
+        while (self->active_head_) self->abort_transfer(*self->active_head_, boost::asio::error::operation_aborted);
+    });
+}
+
+template <class Engine>
+void multi_core<Engine>::shutdown() {
+    if (shut_down_.exchange(true)) return;
+    run_outside_curl([self = boost::intrusive_ptr<multi_core>(this)] { self->shutdown_now(); });
+}
+
+// Rule 10: operations first (completed, posted), then curl_multi_cleanup while the callbacks' data and the
+// Asio objects are alive (it closes cached connections through the close-socket callback), then whatever
+// registrations curl still held, then the timer.
+template <class Engine>
+void multi_core<Engine>::shutdown_now() {
+    if (cleaned_up_) return;
+    cleaned_up_ = true;
+    while (active_head_) abort_transfer(*active_head_, boost::asio::error::operation_aborted);
+    {
+        curl_call_scope scope(*this);
+        track(engine_.cleanup());
+    }
+    while (held_head_) {
+        registration* reg = held_head_;
+        if (!reg->retired) retire(*reg);
+        release_from_curl(reg);
+    }
+    ++timer_generation_;
+    timer_.cancel();
+}
+
+template <class Engine>
+void multi_core<Engine>::fail_transfer_later(CURL* easy, error_code ec, curl_socket_t fd) {
+    void* data = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &data);
+    auto* state = static_cast<easy_state*>(data);
+    // Only transfers of this multi can be failed; a socket of an internal handle has nobody to tell.
+    if (!state || state->transfer.runner != this) return;
+    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), state, serial = state->transfer.serial,
+                                  ec, fd] {
+        if (!self->is_active(state) || state->transfer.serial != serial) return;
+        std::snprintf(state->error_buffer, CURL_ERROR_SIZE, "asiocurl: the reactor refused socket %d: %s",
+                      static_cast<int>(fd), ec.message().c_str());
+        self->abort_transfer(*state, errc::socket_registration);
+    });
+}
+
+// ---- curl's callbacks -----------------------------------------------------------------------------------
+
+template <class Engine>
+int multi_core<Engine>::on_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp) {
+    auto& self = *static_cast<multi_core*>(userp);
+    auto* reg = static_cast<registration*>(socketp);
+    // Rule 7: whatever happens here, never -1 (it would kill every transfer of the multi).
+    if (what == CURL_POLL_REMOVE) {
+        // Rule 3: the socket may stay open (keep-alive) and come back; socketp is forgotten by curl.
+        if (reg) {
+            if (!reg->retired) self.retire(*reg);
+            self.release_from_curl(reg);
+        }
+        return 0;
+    }
+    if (reg && reg->failed) return 0;
+    if (reg && reg->retired) {
+        // Closed before its REMOVE and its number handed out again (rule 4): a fresh registration.
+        self.release_from_curl(reg);
+        reg = nullptr;
+    }
+    if (!reg) {
+        if (registration* stale = self.live_at(fd)) {
+            // curl forgot a socket without a REMOVE or a close through us; the fd is someone else's now.
+            self.retire(*stale);
+            if (stale->held_by_curl) self.release_from_curl(stale);
+        }
+        reg = new registration(self, fd);
+        self.hold(reg);
+        self.track(self.engine_.assign(fd, reg));
+        error_code ec;
+        reg->descriptor.assign(fd, ec);
+        if (ec) {
+            // Rule 7: fail only the transfer that brought this socket, later and from outside curl.
+            reg->failed = true;
+            reg->retired = true;
+            ++self.stats_.registration_failures;
+            self.fail_transfer_later(easy, ec, fd);
+            return 0;
+        }
+        ++self.stats_.registrations_created;
+        ++self.stats_.live_registrations;
+        self.remember_live(*reg);
+    }
+    reg->wanted = what;
+    self.arm(*reg);
+    return 0;
+}
+
+template <class Engine>
+int multi_core<Engine>::on_timer(CURLM*, long timeout_ms, void* userp) {
+    auto& self = *static_cast<multi_core*>(userp);
+    const std::uint64_t generation = ++self.timer_generation_;
+    self.timer_.cancel();
+    if (timeout_ms < 0) return 0;
+    auto core = boost::intrusive_ptr<multi_core>(&self);
+    if (timeout_ms == 0) {
+        // Rule 2: "soon", never inline: curl is on the stack.
+        boost::asio::post(self.executor_, [core = std::move(core), generation] { core->on_timeout(generation); });
+        return 0;
+    }
+    self.timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+    self.timer_.async_wait([core = std::move(core), generation](const error_code& ec) {
+        if (!ec) core->on_timeout(generation);
+    });
+    return 0;
+}
+
+template <class Engine>
+int multi_core<Engine>::on_close_socket(void* clientp, curl_socket_t fd) {
+    auto& self = *static_cast<multi_core*>(clientp);
+    // Rule 4's second guard: a registration still alive here would leave the fd in epoll, and a stale
+    // EPOLL_CTL_DEL could hit the fd's next owner. Release it while the fd is still ours.
+    if (registration* reg = self.live_at(fd)) {
+        ++self.stats_.closed_before_remove;
+        self.retire(*reg);
+    }
+    return ::close(fd);
+}
+
+// ---- reactor side ---------------------------------------------------------------------------------------
+
+template <class Engine>
+void multi_core<Engine>::arm(registration& reg) {
+    // Rule 6: one outstanding wait per wanted direction (CURL_POLL_INOUT: two).
+    if ((reg.wanted & CURL_POLL_IN) && !reg.waiting_in) {
+        reg.waiting_in = true;
+        reg.descriptor.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                                  wait_handler{boost::intrusive_ptr<registration>(&reg), CURL_CSELECT_IN});
+    }
+    if ((reg.wanted & CURL_POLL_OUT) && !reg.waiting_out) {
+        reg.waiting_out = true;
+        reg.descriptor.async_wait(boost::asio::posix::descriptor_base::wait_write,
+                                  wait_handler{boost::intrusive_ptr<registration>(&reg), CURL_CSELECT_OUT});
+    }
+}
+
+template <class Engine>
+void multi_core<Engine>::on_socket_ready(registration& reg, int direction, const error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted) return;
+    // A wait left over from an earlier interest (curl now wants only the other direction) is dropped.
+    const int poll_bit = direction == CURL_CSELECT_IN ? CURL_POLL_IN : CURL_POLL_OUT;
+    if ((reg.wanted & poll_bit) == 0) return;
+    // Rule 6: a failed wait is CURL_CSELECT_ERR for curl to sort out.
+    socket_action(reg.fd, ec ? CURL_CSELECT_ERR : direction);
+    if (!reg.retired) arm(reg);
+    drain_messages();
+}
+
+template <class Engine>
+void multi_core<Engine>::on_timeout(std::uint64_t generation) {
+    if (generation != timer_generation_ || cleaned_up_) return;
+    ++stats_.timeouts_fired;
+    socket_action(CURL_SOCKET_TIMEOUT, 0);
+    drain_messages();
+}
+
+template <class Engine>
+void multi_core<Engine>::socket_action(curl_socket_t fd, int events) {
+    int running = 0;
+    CURLMcode result;
+    {
+        curl_call_scope scope(*this);
+        result = engine_.socket_action(fd, events, &running);
+    }
+    ++stats_.socket_actions;
+    track(result);
+}
+
+// Rule 8: after every socket_action, each CURLMSG_DONE removes its handle and completes (posted).
+template <class Engine>
+void multi_core<Engine>::drain_messages() {
+    int left = 0;
+    while (CURLMsg* message = engine_.info_read(&left)) {
+        if (message->msg != CURLMSG_DONE) continue;
+        CURL* handle = message->easy_handle;
+        const CURLcode result = message->data.result;
+        void* data = nullptr;
+        curl_easy_getinfo(handle, CURLINFO_PRIVATE, &data);
+        auto* state = static_cast<easy_state*>(data);
+        {
+            curl_call_scope scope(*this);
+            track(engine_.remove(handle));
+        }
+        if (state && state->transfer.runner == this)
+            finish(*state, result == CURLE_OK ? error_code{} : make_error_code(result));
+    }
+}
+
+template <class Engine>
+void multi_core<Engine>::retire(registration& reg) {
+    reg.retired = true;
+    if (reg.failed) return;
+    forget_live(reg);
+    --stats_.live_registrations;
+    // Rule 3: cancel the waits (their completions see `retired`) and give the fd back to curl unclosed.
+    error_code ignored;
+    reg.descriptor.cancel(ignored);
+    reg.descriptor.release();
+}
+
+template <class Engine>
+void multi_core<Engine>::hold(registration* reg) noexcept {
+    reg->held_next = held_head_;
+    if (held_head_) held_head_->held_prev = reg;
+    held_head_ = reg;
+}
+
+template <class Engine>
+void multi_core<Engine>::release_from_curl(registration* reg) noexcept {
+    reg->held_by_curl = false;
+    if (reg->held_prev) reg->held_prev->held_next = reg->held_next;
+    if (reg->held_next) reg->held_next->held_prev = reg->held_prev;
+    if (held_head_ == reg) held_head_ = reg->held_next;
+    reg->held_prev = reg->held_next = nullptr;
+    intrusive_ptr_release(reg);
+}
+
+template <class Engine>
+auto multi_core<Engine>::live_at(curl_socket_t fd) const noexcept -> registration* {
+    const auto index = static_cast<std::size_t>(fd);
+    return fd >= 0 && index < live_by_fd_.size() ? live_by_fd_[index] : nullptr;
+}
+
+template <class Engine>
+void multi_core<Engine>::remember_live(registration& reg) {
+    const auto index = static_cast<std::size_t>(reg.fd);
+    if (index >= live_by_fd_.size()) live_by_fd_.resize(index + 64, nullptr);
+    live_by_fd_[index] = &reg;
+}
+
+template <class Engine>
+void multi_core<Engine>::forget_live(registration& reg) noexcept {
+    if (live_at(reg.fd) == &reg) live_by_fd_[static_cast<std::size_t>(reg.fd)] = nullptr;
+}
+
+// ---- the list of transfers added to curl -------------------------------------------------------------
+
+template <class Engine>
+void multi_core<Engine>::link_active(easy_state& state) noexcept {
+    auto& t = state.transfer;
+    t.prev = nullptr;
+    t.next = active_head_;
+    if (active_head_) active_head_->transfer.prev = &state;
+    active_head_ = &state;
+    ++in_flight_;
+}
+
+template <class Engine>
+void multi_core<Engine>::unlink_active(easy_state& state) noexcept {
+    auto& t = state.transfer;
+    if (t.prev) t.prev->transfer.next = t.next;
+    if (t.next) t.next->transfer.prev = t.prev;
+    if (active_head_ == &state) active_head_ = t.next;
+    t.prev = t.next = nullptr;
+    --in_flight_;
+}
+
+template <class Engine>
+bool multi_core<Engine>::is_active(const easy_state* state) const noexcept {
+    for (const easy_state* s = active_head_; s; s = s->transfer.next)
+        if (s == state) return true;
+    return false;
+}
+
+template <class Engine>
+error_code multi_core<Engine>::set_option(CURLMoption option, long value) {
+    switch (option) {
+        case CURLMOPT_SOCKETFUNCTION:
+        case CURLMOPT_SOCKETDATA:
+        case CURLMOPT_TIMERFUNCTION:
+        case CURLMOPT_TIMERDATA:
+            return errc::invalid_argument;  // the glue's own
+        default:
+            break;
+    }
+    if (static_cast<int>(option) >= CURLOPTTYPE_OBJECTPOINT) return errc::wrong_option_type;
+    if (cleaned_up_) return errc::shut_down;
+    const CURLMcode result = engine_.setopt(option, value);
+    return result == CURLM_OK ? error_code{} : make_error_code(result);
+}
+
+}  // namespace asiocurl::detail
+
+#endif

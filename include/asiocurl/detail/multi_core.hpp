@@ -1,0 +1,171 @@
+#ifndef ASIOCURL_DETAIL_MULTI_CORE_HPP
+#define ASIOCURL_DETAIL_MULTI_CORE_HPP
+
+#include <asiocurl/detail/curl_engine.hpp>
+#include <asiocurl/detail/easy_state.hpp>
+#include <asiocurl/multi_stats.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace asiocurl::detail {
+
+template <class Engine>
+class multi_core;
+
+// One registration per socket curl reported (DESIGN rules 3-5): completions of its waits carry a counted
+// reference to this object, never an fd number, so a wait that completes after curl removed the socket (and
+// maybe reused its number for another) finds `retired` and is dropped.
+template <class Engine>
+struct socket_registration {
+    socket_registration(multi_core<Engine>& core, curl_socket_t socket)
+        : owner(&core), descriptor(core.get_executor()), fd(socket) {}
+    ~socket_registration();
+
+    multi_core<Engine>* owner;  // valid while !retired
+    boost::asio::posix::stream_descriptor descriptor;
+    curl_socket_t fd;
+    int wanted = 0;            // CURL_POLL_IN / CURL_POLL_OUT bits curl last asked for
+    bool waiting_in = false;   // an async_wait(wait_read) is outstanding
+    bool waiting_out = false;  // an async_wait(wait_write) is outstanding
+    bool retired = false;      // descriptor released: curl removed or closed the socket, or the multi died
+    bool failed = false;       // the reactor refused the fd; curl gets no events for it
+    bool held_by_curl = true;  // curl holds it as socketp (until REMOVE or a new curl_multi_assign)
+    socket_registration* held_prev = nullptr;  // list of registrations curl holds
+    socket_registration* held_next = nullptr;
+    int refs = 1;  // curl's reference plus one per outstanding wait; only touched on the multi's executor
+
+    friend void intrusive_ptr_add_ref(socket_registration* r) noexcept { ++r->refs; }
+    friend void intrusive_ptr_release(socket_registration* r) noexcept {
+        if (--r->refs == 0) delete r;
+    }
+};
+
+// Cancellation link between a transfer and the cancellation slot of its handler. The slot handler (which may
+// run on any thread) only records the request and posts to the multi's executor; everything else is
+// read and written there.
+struct cancel_link {
+    std::atomic<int> refs{1};
+    std::atomic<unsigned> requested{0};  // boost::asio::cancellation_type bits emitted so far
+    boost::asio::any_io_executor executor;
+    void (*cancel)(void* core, easy_state&, unsigned types) = nullptr;  // set by the multi core
+    void* core = nullptr;
+    easy_state* transfer = nullptr;  // null once the transfer has completed
+
+    friend void intrusive_ptr_add_ref(cancel_link* l) noexcept { l->refs.fetch_add(1, std::memory_order_relaxed); }
+    friend void intrusive_ptr_release(cancel_link* l) noexcept {
+        if (l->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete l;
+    }
+};
+
+// The reactor glue: everything basic_multi does, for any executor (type-erased) and any engine. Compiled once
+// for curl_engine in src/multi_core.cpp; tests instantiate it with their scripted engine.
+template <class Engine>
+class multi_core {
+public:
+    using executor_type = boost::asio::any_io_executor;
+    using handler_type = boost::asio::any_completion_handler<void(error_code)>;
+    using registration = socket_registration<Engine>;
+
+    static boost::intrusive_ptr<multi_core> create(executor_type executor);
+
+    multi_core(const multi_core&) = delete;
+    multi_core& operator=(const multi_core&) = delete;
+
+    const executor_type& get_executor() const noexcept { return executor_; }
+    Engine& engine() noexcept { return engine_; }
+    CURLM* native_handle() const noexcept;
+
+    // Any thread: starts `state`'s transfer, or posts the handler's immediate failure.
+    void initiate(easy_state* state, handler_type handler);
+
+    // On the multi's executor (or before it runs anything).
+    error_code set_option(CURLMoption option, long value);
+    void cancel_all();
+    void shutdown();
+    std::size_t in_flight() const noexcept { return in_flight_; }
+    const multi_stats& stats() const noexcept { return stats_; }
+
+    friend void intrusive_ptr_add_ref(multi_core* c) noexcept { c->refs_.fetch_add(1, std::memory_order_relaxed); }
+    friend void intrusive_ptr_release(multi_core* c) noexcept {
+        if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete c;
+    }
+
+    // curl's callbacks (public so that the scripted engine can call them as curl would).
+    static int on_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
+    static int on_timer(CURLM* multi, long timeout_ms, void* userp);
+    static int on_close_socket(void* clientp, curl_socket_t fd);
+
+    // Called from a registration's wait completion.
+    void on_socket_ready(registration& reg, int direction, const error_code& ec);
+
+private:
+    explicit multi_core(executor_type executor);
+    ~multi_core();
+
+    struct start_op;
+    struct wait_handler;
+    class curl_call_scope;
+
+    void start(easy_state& state);
+    bool abandon(easy_state& state);
+    void cancel_transfer(easy_state& state, unsigned types);
+    void fail_transfer_later(CURL* easy, error_code ec, curl_socket_t fd);
+    void abort_transfer(easy_state& state, error_code ec);
+    void finish(easy_state& state, error_code ec);
+    void complete(easy_state& state, error_code ec);
+    static void detach(easy_state& state) noexcept;
+    static void destroy_orphan(easy_state* state) noexcept;
+    void shutdown_now();
+
+    void socket_action(curl_socket_t fd, int events);
+    void on_timeout(std::uint64_t generation);
+    void drain_messages();
+    void track(CURLMcode result) noexcept;
+
+    void arm(registration& reg);
+    void retire(registration& reg);
+    void hold(registration* reg) noexcept;
+    void release_from_curl(registration* reg) noexcept;
+    registration* live_at(curl_socket_t fd) const noexcept;
+    void remember_live(registration& reg);
+    void forget_live(registration& reg) noexcept;
+
+    void link_active(easy_state& state) noexcept;
+    void unlink_active(easy_state& state) noexcept;
+    bool is_active(const easy_state* state) const noexcept;
+
+    // Defers `work` to the executor when curl is on the stack (DESIGN rule 1), runs it now otherwise.
+    template <class Work>
+    void run_outside_curl(Work&& work);
+
+    std::atomic<int> refs_{1};
+    executor_type executor_;
+    Engine engine_;
+    boost::asio::steady_timer timer_;
+    std::uint64_t timer_generation_ = 0;  // DESIGN rule 2: a wait for an older arm is ignored
+    int curl_depth_ = 0;                   // > 0 while a call into curl that may call back is on the stack
+    std::atomic<bool> shut_down_{false};  // no new transfer accepted
+    bool cleaned_up_ = false;             // curl_multi_cleanup has run
+
+    std::vector<registration*> live_by_fd_;  // for the close-socket guard only, never for routing
+    registration* held_head_ = nullptr;      // registrations curl holds as socketp
+
+    easy_state* active_head_ = nullptr;  // transfers added to curl
+    std::size_t in_flight_ = 0;
+    std::atomic<std::uint64_t> next_serial_{1};
+    multi_stats stats_;
+};
+
+extern template class multi_core<curl_engine>;
+
+}  // namespace asiocurl::detail
+
+#endif

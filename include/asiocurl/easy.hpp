@@ -1,0 +1,89 @@
+// asiocurl::easy: the owner of one curl easy handle (one transfer at a time).
+#ifndef ASIOCURL_EASY_HPP
+#define ASIOCURL_EASY_HPP
+
+#include <asiocurl/error.hpp>
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace asiocurl {
+namespace detail {
+struct easy_state;
+}
+
+/// Move-only owner of a `CURL*`.
+///
+/// Every handle the library creates has `CURLOPT_NOSIGNAL` set (also after `reset()`): signals and threads
+/// do not mix, and an event loop never wants curl's alarm-based DNS timeouts.
+///
+/// Options are set with `set(option, value)`, which checks the value's type against the option's (a
+/// `long` for a long option, a string for a string option, …) and reports curl's error as an `error_code`
+/// (overload with `error_code&`) or a thrown `system_error`. Strings are copied by curl, except where curl
+/// documents otherwise (`CURLOPT_POSTFIELDS`: prefer `CURLOPT_COPYPOSTFIELDS`).
+///
+/// Thread safety: an `easy` is not thread-safe. While a transfer runs (between `async_perform` and its
+/// completion) only the multi running it touches the handle; destroying the `easy` then aborts the
+/// transfer and must happen on the multi's executor.
+class easy {
+public:
+    /// Creates a handle. Throws `system_error` if curl cannot allocate one.
+    easy();
+    easy(easy&& other) noexcept;
+    easy& operator=(easy&& other) noexcept;
+    ~easy();
+
+    /// The underlying handle, or nullptr for a moved-from `easy`.
+    CURL* native_handle() const noexcept;
+    /// False for a moved-from `easy`.
+    explicit operator bool() const noexcept { return state_ != nullptr; }
+
+    /// Sets a curl option. Integers go to long and curl_off_t options, strings (`const char*`,
+    /// `std::string`, `std::string_view`; an embedded NUL is refused) to string options, pointers to
+    /// object, list and callback options, function pointers to callback options.
+    template <class T>
+    void set(CURLoption option, const T& value, error_code& ec);
+    template <class T>
+    void set(CURLoption option, const T& value);
+
+    /// Reads a `CURLINFO` value. `T` is `long`, `curl_off_t`, `double`, `std::string` or `const char*`
+    /// (string infos; nullptr when curl has none), `curl_slist*` (owned by the caller; free it with
+    /// `curl_slist_free_all`), or `curl_socket_t`, matching the info's type.
+    template <class T>
+    T info(CURLINFO what, error_code& ec) const;
+    template <class T>
+    T info(CURLINFO what) const;
+
+    /// `curl_easy_reset`: every option back to its default (`CURLOPT_NOSIGNAL` stays on). Live
+    /// connections and caches are kept. Not allowed while a transfer runs (throws `errc::easy_in_use`).
+    void reset();
+
+    /// curl's detailed message for the last failed transfer (`CURLOPT_ERRORBUFFER`), e.g. "SSL certificate
+    /// problem: unable to get local issuer certificate"; empty when the last transfer succeeded.
+    std::string_view error_message() const noexcept;
+
+    /// Appends the response body to `body` (which must outlive the transfers that use it).
+    void write_to(std::string& body);
+    void write_to(std::vector<char>& body);
+    /// Reads and drops the response body.
+    void discard_body();
+
+    /// True while a transfer runs on this handle.
+    bool busy() const noexcept;
+
+    /// The library's state for this handle (used by the multi).
+    detail::easy_state* state() const noexcept { return state_.get(); }
+
+private:
+    std::unique_ptr<detail::easy_state> state_;
+};
+
+}  // namespace asiocurl
+
+#include <asiocurl/impl/easy.hpp>
+
+#endif
