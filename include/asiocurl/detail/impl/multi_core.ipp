@@ -166,7 +166,9 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler) {
         t.cancellation = link;  // the transfer's reference
         slot.template emplace<cancel_detail::slot_handler>(boost::intrusive_ptr<cancel_link>(link));
     }
-    t.handler = std::move(handler);
+    // Not `t.handler = std::move(handler)`: Boost 1.81's any_completion_handler move-assignment constructs
+    // from an lvalue and recurses until the stack overflows.
+    t.handler.swap(handler);
     // Rule 1 and the threading contract: curl is only called on the multi's executor (a strand makes
     // async_perform callable from any thread).
     boost::asio::dispatch(executor_, start_op(boost::intrusive_ptr<multi_core>(this), state));

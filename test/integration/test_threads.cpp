@@ -1,0 +1,123 @@
+// A strand multi on an io_context run by four threads, driven from several client threads with random
+// cancellations (run under TSan by the test command).
+#include <asiocurl/asiocurl.hpp>
+
+#include "test_helpers.hpp"
+#include "test_server.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace asiocurl {
+namespace {
+
+using namespace std::chrono_literals;
+using strand_multi = basic_multi<boost::asio::strand<boost::asio::io_context::executor_type>>;
+
+// One easy handle a client thread drives: it waits for the previous completion before reusing it.
+struct client_slot {
+    easy handle;
+    boost::asio::cancellation_signal signal;
+    std::mutex mutex;
+    std::condition_variable idle_changed;
+    bool idle = true;
+    int completions = 0;
+
+    void wait_idle() {
+        std::unique_lock lock(mutex);
+        idle_changed.wait(lock, [&] { return idle; });
+    }
+};
+
+TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
+    test::warm_up_process();
+    test::test_server server;
+    constexpr int clients = 4, slots_per_client = 4, transfers_per_client = 500;
+
+    boost::asio::io_context ioc(4);
+    boost::asio::steady_timer reactor_started(ioc);
+    test::fd_baseline fds;
+    auto work = boost::asio::make_work_guard(ioc);
+    std::vector<std::thread> io_threads;
+    auto multi = std::make_unique<strand_multi>(boost::asio::make_strand(ioc));
+    multi->set_max_host_connections(32);
+    for (int i = 0; i < 4; ++i) io_threads.emplace_back([&] { ioc.run(); });
+
+    std::atomic<int> succeeded{0}, aborted{0}, other{0}, total{0};
+    std::vector<std::thread> client_threads;
+    for (int c = 0; c < clients; ++c) {
+        client_threads.emplace_back([&, c] {
+            std::array<client_slot, slots_per_client> slots;
+            std::mt19937 random(static_cast<unsigned>(c) * 7919u + 1u);
+            for (int i = 0; i < transfers_per_client; ++i) {
+                client_slot& slot = slots[static_cast<std::size_t>(i % slots_per_client)];
+                slot.wait_idle();
+                const bool slow = random() % 4 == 0;
+                slot.handle.set(CURLOPT_URL, server.url(slow ? "/trickle/2000?chunk=100&interval_ms=1" : "/bytes/2000"));
+                slot.handle.discard_body();
+                {
+                    std::lock_guard lock(slot.mutex);
+                    slot.idle = false;
+                }
+                multi->async_perform(slot.handle, boost::asio::bind_cancellation_slot(slot.signal.slot(), [&, s = &slot](error_code ec) {
+                    if (!ec)
+                        ++succeeded;
+                    else if (ec == boost::asio::error::operation_aborted)
+                        ++aborted;
+                    else
+                        ++other;
+                    ++total;
+                    std::lock_guard lock(s->mutex);
+                    ++s->completions;
+                    s->idle = true;
+                    s->idle_changed.notify_all();
+                }));
+                if (random() % 3 == 0) {
+                    std::this_thread::sleep_for(std::chrono::microseconds(random() % 2000));
+                    slot.signal.emit(random() % 2 ? boost::asio::cancellation_type::terminal
+                                                  : boost::asio::cancellation_type::partial);
+                }
+            }
+            int completions = 0;
+            for (auto& slot : slots) {
+                slot.wait_idle();
+                completions += slot.completions;
+            }
+            EXPECT_EQ(completions, transfers_per_client);
+        });
+    }
+    for (auto& t : client_threads) t.join();
+    EXPECT_EQ(total, clients * transfers_per_client);
+    EXPECT_EQ(succeeded + aborted, total) << other << " transfers failed otherwise";
+    EXPECT_GT(succeeded, 0);
+    EXPECT_GT(aborted, 0);
+
+    // The multi dies on its strand, as its contract asks, then the threads stop.
+    std::promise<void> destroyed;
+    boost::asio::post(multi->get_executor(), [&] {
+        EXPECT_EQ(multi->stats().curl_errors, 0u);
+        multi.reset();
+        destroyed.set_value();
+    });
+    destroyed.get_future().wait();
+    work.reset();
+    for (auto& t : io_threads) t.join();
+    EXPECT_TRUE(server.wait_for_idle(5s));
+    EXPECT_TRUE(fds.settled());
+}
+
+}  // namespace
+}  // namespace asiocurl

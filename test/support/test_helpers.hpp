@@ -1,0 +1,88 @@
+// What every glue test checks: completions ran exactly once, and no fd was left behind.
+#ifndef ASIOCURL_TEST_HELPERS_HPP
+#define ASIOCURL_TEST_HELPERS_HPP
+
+#include "test_server.hpp"
+
+#include <asiocurl/error.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace asiocurl::test {
+
+// One completion's record: how often it ran, and with what.
+struct completion {
+    std::atomic<int> calls{0};
+    error_code ec;
+
+    auto handler() {
+        return [this](error_code e) {
+            ec = e;
+            calls.fetch_add(1);
+        };
+    }
+    bool done() const { return calls.load() > 0; }
+};
+
+// The fd count when the test started; `settled()` waits (bounded) for the count to come back, since the
+// server closes its side of a connection after the client did.
+class fd_baseline {
+public:
+    fd_baseline() : count_(open_fd_count()) {}
+    std::size_t count() const { return count_; }
+    ::testing::AssertionResult settled(std::chrono::milliseconds bound = std::chrono::seconds(5)) const {
+        const auto deadline = std::chrono::steady_clock::now() + bound;
+        std::size_t now = open_fd_count();
+        while (now != count_ && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            now = open_fd_count();
+        }
+        if (now == count_) return ::testing::AssertionSuccess();
+        return ::testing::AssertionFailure() << "fd count " << now << ", baseline " << count_;
+    }
+
+private:
+    std::size_t count_;
+};
+
+// Runs `ioc` until `done()` or the bound passes (a hang fails the test instead of stalling the suite).
+template <class Predicate>
+bool run_until(boost::asio::io_context& ioc, Predicate done,
+               std::chrono::milliseconds bound = std::chrono::seconds(30)) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    if (ioc.stopped()) ioc.restart();
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+        ioc.run_for(std::chrono::milliseconds(10));
+        if (ioc.stopped()) ioc.restart();
+    }
+    return done();
+}
+
+// The machine's own host name: curl hands it to its threaded resolver (unlike "localhost" and IP
+// literals, which it answers itself).
+std::string host_name();
+
+// One plain and one TLS transfer, and a name resolution, before any test takes its fd baseline: curl and
+// OpenSSL open some files once per process.
+void warm_up_process();
+
+// A write callback that counts bytes and notices calls made after its transfer completed.
+struct body_counter {
+    std::atomic<std::size_t> bytes{0};
+    std::atomic<int> calls_after_completion{0};
+    std::atomic<bool> completed{false};
+
+    static std::size_t write(char*, std::size_t size, std::size_t count, void* self);
+};
+
+}  // namespace asiocurl::test
+
+#endif

@@ -1,0 +1,222 @@
+// The glue against the scripted engine: callback orders a real server cannot provoke on demand
+// (DESIGN rules 1, 2, 4, 7).
+#include <asiocurl/detail/impl/multi_core.ipp>
+#include <asiocurl/easy.hpp>
+
+#include "scripted_engine.hpp"
+#include "test_helpers.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
+namespace asiocurl {
+namespace {
+
+using test::completion;
+using test::scripted_engine;
+using core_type = detail::multi_core<scripted_engine>;
+
+struct socket_pair {
+    int local = -1, peer = -1;
+    socket_pair() {
+        int fds[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0) local = fds[0], peer = fds[1];
+    }
+    ~socket_pair() {
+        if (local >= 0) ::close(local);
+        if (peer >= 0) ::close(peer);
+    }
+    void poke() const { (void)!::write(peer, "x", 1); }
+    void drain() const {
+        char buffer[64];
+        while (::read(local, buffer, sizeof buffer) > 0) {
+        }
+    }
+};
+
+class scripted : public ::testing::Test {
+protected:
+    boost::asio::io_context ioc;
+    boost::intrusive_ptr<core_type> core = core_type::create(ioc.get_executor());
+    scripted_engine& engine = core->engine();
+
+    void TearDown() override {
+        core->shutdown();
+        ioc.run_for(std::chrono::milliseconds(20));
+        EXPECT_EQ(engine.recursive_calls, 0) << "the glue called curl from inside a curl callback";
+        for (int result : engine.socket_cb_results) EXPECT_EQ(result, 0) << "the socket callback returned -1";
+        EXPECT_EQ(core->stats().live_registrations, 0u);
+    }
+
+    int actions_on(curl_socket_t fd) const {
+        int n = 0;
+        for (auto& [s, events] : engine.actions) n += s == fd;
+        return n;
+    }
+};
+
+// Rule 4: within one socket_action curl removes a socket, closes it, and its number comes back at once
+// for the next socket. The old registration's leftovers must neither reach curl nor unregister the new one.
+TEST_F(scripted, remove_then_reuse_of_the_same_fd_number_in_one_action) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    completion done;
+    auto first = std::make_unique<socket_pair>();
+    const int fd = first->local;
+    socket_pair second;
+    int step = 0;
+    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
+    engine.on_action = [&](curl_socket_t s, int events) {
+        if (s == CURL_SOCKET_TIMEOUT && step == 0) {
+            step = 1;
+            engine.socket_cb(h, fd, CURL_POLL_IN);
+        } else if (s == fd && step == 1) {
+            EXPECT_EQ(events, CURL_CSELECT_IN);
+            step = 2;
+            engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+            // curl closes the socket and the next socket() returns the same number.
+            ::close(first->peer);
+            first->peer = -1;
+            ASSERT_EQ(::dup2(second.local, fd), fd);
+            first->local = -1;
+            engine.socket_cb(h, fd, CURL_POLL_IN);
+        } else if (s == fd && step == 2) {
+            step = 3;
+            engine.finish(h, CURLE_OK);
+        }
+    };
+    core->initiate(handle.state(), done.handler());
+    first->poke();
+    ASSERT_TRUE(test::run_until(ioc, [&] { return step == 2; }, std::chrono::seconds(5)));
+    // Let the first registration's cancelled wait complete and its object die before the new socket speaks.
+    ioc.run_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(step, 2) << "a completion of the removed registration reached curl";
+    ::close(second.local);  // fd now refers to the second socket alone
+    second.local = fd;
+    second.poke();
+    ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, std::chrono::seconds(5)))
+        << "the new registration of the reused fd lost its events";
+    EXPECT_EQ(done.calls, 1);
+    EXPECT_FALSE(done.ec);
+    EXPECT_EQ(actions_on(fd), 2);
+    EXPECT_EQ(core->stats().registrations_created, 2u);
+    EXPECT_EQ(core->stats().curl_errors, 0u);
+}
+
+// Rule 2: a zero timeout requested while curl is on the stack is posted, not run inline.
+TEST_F(scripted, timer_zero_from_inside_a_socket_callback_is_posted) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    completion done;
+    socket_pair pair;
+    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == CURL_SOCKET_TIMEOUT && engine.timeout_actions() == 1) {
+            engine.socket_cb(h, pair.local, CURL_POLL_IN);
+        } else if (s == pair.local) {
+            pair.drain();
+            engine.timer_cb(0);  // from inside the action, as curl does after reading
+        } else if (s == CURL_SOCKET_TIMEOUT && engine.timeout_actions() == 2) {
+            engine.finish(h, CURLE_OK);
+        }
+    };
+    core->initiate(handle.state(), done.handler());
+    pair.poke();
+    ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(done.calls, 1);
+    EXPECT_FALSE(done.ec);
+    EXPECT_EQ(engine.timeout_actions(), 2);
+}
+
+// Rule 2: -1 after 0 cancels the pending "soon"; a later arm replaces an earlier one.
+TEST_F(scripted, minus_one_after_zero_cancels_and_rearming_replaces) {
+    easy handle;
+    completion done;
+    engine.on_add = [&](CURL*) {
+        engine.timer_cb(0);
+        engine.timer_cb(-1);
+    };
+    core->initiate(handle.state(), done.handler());
+    ioc.run_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(engine.timeout_actions(), 0) << "a cancelled zero timeout still fired";
+
+    // 0 then 30 ms: only the 30 ms arm fires; 30 ms then 0: only the 0 fires.
+    engine.timer_cb(0);
+    engine.timer_cb(30);
+    ioc.run_for(std::chrono::milliseconds(150));
+    EXPECT_EQ(engine.timeout_actions(), 1);
+    engine.timer_cb(30);
+    engine.timer_cb(0);
+    ioc.run_for(std::chrono::milliseconds(150));
+    EXPECT_EQ(engine.timeout_actions(), 2);
+
+    core->cancel_all();
+    ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(done.calls, 1);
+    EXPECT_EQ(done.ec, boost::asio::error::operation_aborted);
+}
+
+// Rule 7: a socket the reactor refuses fails only the transfer that brought it, later, outside curl; the
+// socket callback still answers 0 (checked in TearDown).
+TEST_F(scripted, a_registration_failure_fails_only_its_own_transfer) {
+    easy failing, healthy;
+    completion failing_done, healthy_done;
+    socket_pair pair;
+    int closed_fd = ::open("/dev/null", O_RDONLY);
+    ASSERT_GE(closed_fd, 0);
+    ::close(closed_fd);  // a number no socket holds: epoll refuses it
+    engine.on_add = [&](CURL* h) {
+        if (h == failing.native_handle()) engine.timer_cb(0);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == CURL_SOCKET_TIMEOUT) {
+            engine.socket_cb(failing.native_handle(), closed_fd, CURL_POLL_IN);
+            engine.socket_cb(healthy.native_handle(), pair.local, CURL_POLL_IN);
+        } else if (s == pair.local) {
+            pair.drain();
+            engine.finish(healthy.native_handle(), CURLE_OK);
+        }
+    };
+    core->initiate(failing.state(), failing_done.handler());
+    core->initiate(healthy.state(), healthy_done.handler());
+    ASSERT_TRUE(test::run_until(ioc, [&] { return failing_done.done(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(failing_done.ec, errc::socket_registration);
+    EXPECT_NE(failing.error_message().find("refused socket"), std::string_view::npos) << failing.error_message();
+    EXPECT_FALSE(healthy_done.done()) << "the healthy transfer was failed too";
+    EXPECT_EQ(core->stats().registration_failures, 1u);
+
+    pair.poke();
+    ASSERT_TRUE(test::run_until(ioc, [&] { return healthy_done.done(); }, std::chrono::seconds(5)));
+    EXPECT_FALSE(healthy_done.ec);
+    EXPECT_EQ(failing_done.calls, 1);
+    EXPECT_EQ(healthy_done.calls, 1);
+}
+
+// Rule 1: a transfer started from inside a curl callback is deferred until curl has returned.
+TEST_F(scripted, starting_a_transfer_from_inside_a_callback_is_deferred) {
+    easy first, second;
+    completion first_done, second_done;
+    engine.on_add = [&](CURL* h) {
+        if (h == first.native_handle()) engine.timer_cb(0);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s != CURL_SOCKET_TIMEOUT || engine.timeout_actions() != 1) return;
+        core->initiate(second.state(), second_done.handler());  // as a write callback might
+        engine.finish(first.native_handle(), CURLE_OK);
+    };
+    core->initiate(first.state(), first_done.handler());
+    ASSERT_TRUE(test::run_until(ioc, [&] { return first_done.done() && engine.added.size() == 1; },
+                                std::chrono::seconds(5)));
+    EXPECT_EQ(engine.added.front(), second.native_handle());
+    core->cancel_all();
+    ASSERT_TRUE(test::run_until(ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(second_done.ec, boost::asio::error::operation_aborted);
+}
+
+}  // namespace
+}  // namespace asiocurl
