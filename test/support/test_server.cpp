@@ -1,0 +1,416 @@
+#include "test_server.hpp"
+
+#include "tls_material.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <filesystem>
+#include <iterator>
+#include <optional>
+#include <set>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace asiocurl::test {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+using request = http::request<http::string_body>;
+using tls_stream = ssl::stream<tcp::socket>;
+
+constexpr std::string_view alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
+constexpr std::size_t slice_size = 64 * 1024;
+
+// Every run of expected_body() up to slice_size bytes is a substring of this, so bodies of any size are
+// written from one shared buffer instead of being built per request.
+const std::string& pattern() {
+    static const std::string p = expected_body(slice_size + alphabet.size());
+    return p;
+}
+
+// Bytes [offset, offset + n) of expected_body() as buffers into pattern().
+std::vector<asio::const_buffer> body_slices(std::size_t offset, std::size_t n) {
+    std::vector<asio::const_buffer> out;
+    for (std::size_t done = 0; done < n;) {
+        std::size_t len = std::min(slice_size, n - done);
+        out.emplace_back(pattern().data() + (offset + done) % alphabet.size(), len);
+        done += len;
+    }
+    return out;
+}
+
+std::optional<std::size_t> parse_number(std::string_view s) {
+    std::size_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+// "/route/N?a=1&b=2" split the simple way the routes need.
+struct request_target {
+    std::string_view path, query;
+    std::string_view route;          // "/route", or the whole path when it has no second '/'
+    std::optional<std::size_t> arg;  // N, when it is a number
+
+    explicit request_target(std::string_view target) {
+        auto q = target.find('?');
+        path = target.substr(0, q);
+        query = q == target.npos ? std::string_view{} : target.substr(q + 1);
+        auto slash = path.find('/', 1);
+        route = path.substr(0, slash);
+        if (slash != path.npos) arg = parse_number(path.substr(slash + 1));
+    }
+
+    std::size_t param(std::string_view name, std::size_t fallback) const {
+        for (std::string_view rest = query; !rest.empty();) {
+            auto amp = rest.find('&');
+            std::string_view item = rest.substr(0, amp);
+            rest = amp == rest.npos ? std::string_view{} : rest.substr(amp + 1);
+            auto eq = item.find('=');
+            if (eq != item.npos && item.substr(0, eq) == name)
+                return parse_number(item.substr(eq + 1)).value_or(fallback);
+        }
+        return fallback;
+    }
+};
+
+// What stop() needs to reach a connection that may be suspended in any operation.
+struct connection {
+    tcp::socket* socket = nullptr;
+    asio::steady_timer timer;
+    std::size_t id = 0;
+    std::size_t requests = 0;
+};
+
+// The HTTP exchanges of one connection, over a plain or a TLS stream.
+template <class Stream>
+class session {
+public:
+    session(Stream& stream, connection& conn, std::atomic<std::size_t>& served)
+        : stream_(stream), conn_(conn), served_(served) {}
+
+    // Serves requests until the client goes away (throws) or the server decides to close (returns).
+    awaitable<void> run() {
+        beast::flat_buffer buffer;
+        for (;;) {
+            http::request_parser<http::string_body> parser;
+            parser.header_limit(1024 * 1024);
+            parser.body_limit(256 * 1024 * 1024);
+            co_await http::async_read_header(stream_, buffer, parser, use_awaitable);
+            // Without this, clients that send Expect (curl does for large uploads) wait a second first.
+            if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+                static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
+                co_await asio::async_write(stream_, asio::buffer(interim), use_awaitable);
+            }
+            co_await http::async_read(stream_, buffer, parser, use_awaitable);
+            ++conn_.requests;
+            if (!co_await handle(parser.get())) co_return;
+        }
+    }
+
+private:
+    // Returns whether the connection stays open.
+    awaitable<bool> handle(const request& req) {
+        request_target t(std::string_view(req.target().data(), req.target().size()));
+        head_ = req.method() == http::verb::head;
+        keep_alive_ = req.keep_alive();
+
+        if (t.path == "/stall") {
+            co_await drain_until_closed();
+        } else if (t.route == "/bytes" && t.arg) {
+            co_await send_pattern(*t.arg, slice_size, {});
+        } else if (t.route == "/close" && t.arg) {
+            keep_alive_ = false;
+            co_await send_pattern(*t.arg, slice_size, {});
+        } else if (t.route == "/trickle" && t.arg) {
+            co_await send_pattern(*t.arg, std::max<std::size_t>(1, t.param("chunk", 1)),
+                                  std::chrono::milliseconds(t.param("interval_ms", 10)));
+        } else if (t.route == "/chunked" && t.arg) {
+            co_await send_chunked(*t.arg, std::max<std::size_t>(1, t.param("chunk", 16384)));
+        } else if (t.route == "/status" && t.arg && *t.arg >= 100 && *t.arg <= 999) {
+            co_await send_text(static_cast<unsigned>(*t.arg), {});
+        } else if (t.path == "/echo") {
+            http::response<http::string_body> res{http::status::ok, 11, req.body()};
+            if (auto type = req.find(http::field::content_type); type != req.end())
+                res.set(http::field::content_type, type->value());
+            co_await send(res);
+        } else if (t.path == "/headers") {
+            std::string body;
+            for (const auto& f : req)
+                body.append(f.name_string()).append(": ").append(f.value()).append("\n");
+            co_await send_text(200, std::move(body));
+        } else if (t.route == "/redirect" && t.arg == 0u) {
+            co_await send_text(200, "done");
+        } else if (t.route == "/redirect" && t.arg) {
+            http::response<http::string_body> res{http::status::found, 11};
+            res.set(http::field::location, "/redirect/" + std::to_string(*t.arg - 1));
+            co_await send(res);
+        } else {
+            co_await send_text(404, "not found\n");
+        }
+        co_return keep_alive_;
+    }
+
+    template <class Body>
+    void stamp(http::response<Body>& res) {
+        res.set("X-Connection-Id", std::to_string(conn_.id));
+        res.set("X-Request-Number", std::to_string(conn_.requests));
+        res.keep_alive(keep_alive_);
+        ++served_;
+    }
+
+    template <class Body>
+    awaitable<void> send(http::response<Body>& res) {
+        stamp(res);
+        res.prepare_payload();
+        http::response_serializer<Body> sr(res);
+        if (head_)
+            co_await http::async_write_header(stream_, sr, use_awaitable);
+        else
+            co_await http::async_write(stream_, sr, use_awaitable);
+    }
+
+    awaitable<void> send_text(unsigned status, std::string body) {
+        http::response<http::string_body> res;
+        res.result(status);
+        if (!body.empty()) {
+            res.set(http::field::content_type, "text/plain");
+            res.body() = std::move(body);
+        }
+        co_await send(res);
+    }
+
+    // Header only; the caller frames and writes the body itself.
+    awaitable<void> send_header(http::response<http::empty_body>& res) {
+        res.set(http::field::content_type, "application/octet-stream");
+        stamp(res);
+        http::response_serializer<http::empty_body> sr(res);
+        co_await http::async_write_header(stream_, sr, use_awaitable);
+    }
+
+    // expected_body(n) with Content-Length, written `piece` bytes at a time, waiting `interval` before each.
+    awaitable<void> send_pattern(std::size_t n, std::size_t piece, std::chrono::milliseconds interval) {
+        http::response<http::empty_body> res{http::status::ok, 11};
+        res.content_length(n);
+        co_await send_header(res);
+        for (std::size_t off = 0; !head_ && off < n; off += piece) {
+            if (interval.count() > 0) {
+                conn_.timer.expires_after(interval);
+                co_await conn_.timer.async_wait(use_awaitable);
+            }
+            co_await asio::async_write(stream_, body_slices(off, std::min(piece, n - off)), use_awaitable);
+        }
+    }
+
+    awaitable<void> send_chunked(std::size_t n, std::size_t chunk) {
+        http::response<http::empty_body> res{http::status::ok, 11};
+        res.chunked(true);
+        co_await send_header(res);
+        if (head_) co_return;
+        for (std::size_t off = 0; off < n; off += chunk)
+            co_await asio::async_write(stream_, http::make_chunk(body_slices(off, std::min(chunk, n - off))),
+                                       use_awaitable);
+        co_await asio::async_write(stream_, http::make_chunk_last(), use_awaitable);
+    }
+
+    // Never answers; ends (by throwing) when the client closes or the server stops.
+    awaitable<void> drain_until_closed() {
+        char sink[4096];
+        for (;;)
+            co_await stream_.async_read_some(asio::buffer(sink), use_awaitable);
+    }
+
+    Stream& stream_;
+    connection& conn_;
+    std::atomic<std::size_t>& served_;
+    bool head_ = false;
+    bool keep_alive_ = true;
+};
+
+}  // namespace
+
+struct test_server::impl {
+    options opts;
+    asio::io_context ioc{1};
+    tcp::acceptor acceptor{ioc};
+    std::optional<ssl::context> tls_ctx;
+    unsigned short port = 0;
+    // Only touched on the server thread.
+    std::set<connection*> live;
+    bool stopping = false;
+    std::atomic<std::size_t> open{0}, accepted{0}, served{0};
+    std::thread thread;
+
+    explicit impl(options o) : opts(o) {
+        if (opts.tls) {
+            tls_ctx.emplace(ssl::context::tls_server);
+            tls_ctx->use_certificate_chain_file(tls().cert_file);
+            tls_ctx->use_private_key_file(tls().key_file, ssl::context::pem);
+        }
+        const asio::ip::address address = !opts.address.empty() ? asio::ip::make_address(opts.address)
+                                           : opts.ipv6 ? asio::ip::address(asio::ip::address_v6::loopback())
+                                                       : asio::ip::address(asio::ip::address_v4::loopback());
+        tcp::endpoint endpoint(address, 0);
+        acceptor.open(endpoint.protocol());
+        if (opts.ipv6) acceptor.set_option(asio::ip::v6_only(true));
+        acceptor.bind(endpoint);
+        acceptor.listen(asio::socket_base::max_listen_connections);
+        port = acceptor.local_endpoint().port();
+        asio::co_spawn(ioc, accept_loop(), asio::detached);
+        thread = std::thread([this] { ioc.run(); });
+    }
+
+    awaitable<void> accept_loop() {
+        for (;;) {
+            boost::system::error_code ec;
+            tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+            if (stopping) co_return;
+            if (ec) {
+                // Typically EMFILE: back off rather than spin.
+                asio::steady_timer backoff(ioc, std::chrono::milliseconds(10));
+                co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
+                continue;
+            }
+            // Trickled bytes and separately written headers must leave at once, not wait for an ACK.
+            socket.set_option(tcp::no_delay(true), ec);
+            ++open;
+            asio::co_spawn(ioc, serve(std::move(socket), ++accepted), asio::detached);
+        }
+    }
+
+    awaitable<void> serve(tcp::socket socket, std::size_t id) {
+        connection conn{.timer = asio::steady_timer(ioc), .id = id};
+        if (!stopping) {
+            if (tls_ctx) {
+                tls_stream stream(std::move(socket), *tls_ctx);
+                co_await serve_on(stream, conn);
+            } else {
+                co_await serve_on(socket, conn);
+            }
+        }
+        --open;
+    }
+
+    template <class Stream>
+    awaitable<void> serve_on(Stream& stream, connection& conn) {
+        tcp::socket& socket = beast::get_lowest_layer(stream);
+        conn.socket = &socket;
+        live.insert(&conn);
+        try {
+            if constexpr (std::is_same_v<Stream, tls_stream>)
+                co_await stream.async_handshake(ssl::stream_base::server, use_awaitable);
+            co_await session<Stream>(stream, conn, served).run();
+            if constexpr (std::is_same_v<Stream, tls_stream>) {
+                // Pretend the peer's close_notify already arrived so shutdown sends ours without waiting
+                // for an answer a client may never send.
+                SSL_set_shutdown(stream.native_handle(),
+                                 SSL_get_shutdown(stream.native_handle()) | SSL_RECEIVED_SHUTDOWN);
+                co_await stream.async_shutdown(use_awaitable);
+            }
+        } catch (const std::exception&) {
+            // The client went away, the request was malformed, or the server is stopping: all end the
+            // connection the same way.
+        }
+        live.erase(&conn);
+        boost::system::error_code ec;
+        socket.close(ec);
+    }
+
+    // Runs on the server thread. Closing the sockets and cancelling the timers makes every suspended
+    // coroutine resume with an error and finish, so ioc.run() returns.
+    void stop() {
+        stopping = true;
+        boost::system::error_code ec;
+        acceptor.close(ec);
+        for (connection* c : live) {
+            c->socket->close(ec);
+            c->timer.cancel();
+        }
+    }
+};
+
+test_server::test_server() : test_server(options{}) {}
+
+test_server::test_server(options opts) : impl_(std::make_unique<impl>(opts)) {}
+
+test_server::~test_server() {
+    asio::post(impl_->ioc, [i = impl_.get()] { i->stop(); });
+    impl_->thread.join();
+}
+
+unsigned short test_server::port() const {
+    return impl_->port;
+}
+
+std::string test_server::url(std::string_view target) const {
+    if (!impl_->opts.address.empty()) return url_for_host(impl_->opts.address, target);
+    return url_for_host(impl_->opts.ipv6 ? "::1" : "127.0.0.1", target);
+}
+
+std::string test_server::url_for_host(std::string_view host, std::string_view target) const {
+    std::string out = impl_->opts.tls ? "https://" : "http://";
+    bool bare_ipv6 = host.find(':') != host.npos && !host.starts_with('[');
+    if (bare_ipv6) out += '[';
+    out += host;
+    if (bare_ipv6) out += ']';
+    out += ':' + std::to_string(impl_->port);
+    out += target;
+    return out;
+}
+
+std::size_t test_server::open_connections() const {
+    return impl_->open;
+}
+std::size_t test_server::accepted_connections() const {
+    return impl_->accepted;
+}
+std::size_t test_server::requests_served() const {
+    return impl_->served;
+}
+
+bool test_server::wait_for_idle(std::chrono::milliseconds timeout) const {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (open_connections() != 0) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+std::string expected_body(std::size_t n) {
+    std::string body(n, '\0');
+    for (std::size_t i = 0; i < n; ++i)
+        body[i] = alphabet[i % alphabet.size()];
+    return body;
+}
+
+std::size_t open_fd_count() {
+    std::filesystem::directory_iterator it("/proc/self/fd");
+    return static_cast<std::size_t>(std::distance(begin(it), end(it))) - 1;
+}
+
+}  // namespace asiocurl::test
