@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -405,6 +406,15 @@ TEST_F(multi_test, https_with_the_test_ca_and_with_a_wrong_ca) {
     m.reset();
     EXPECT_TRUE(secure.wait_for_idle(5s));
 }
+
+#ifdef ASIOCURL_FETCH_ONE_EXAMPLE
+TEST_F(multi_test, the_fetch_one_example_fetches_from_the_test_server) {
+    const std::string command = std::string(ASIOCURL_FETCH_ONE_EXAMPLE) + " " + server.url("/redirect/2") + " > /dev/null";
+    EXPECT_EQ(std::system(command.c_str()), 0);
+    const std::string failing = std::string(ASIOCURL_FETCH_ONE_EXAMPLE) + " http://127.0.0.1:9/ 2> /dev/null";
+    EXPECT_NE(std::system(failing.c_str()), 0);
+}
+#endif
 
 }  // namespace
 }  // namespace asiocurl

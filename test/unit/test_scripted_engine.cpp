@@ -7,6 +7,7 @@
 #include "test_helpers.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -42,6 +43,8 @@ struct socket_pair {
 class scripted : public ::testing::Test {
 protected:
     boost::asio::io_context ioc;
+    boost::asio::steady_timer reactor_started{ioc};  // the reactor's own fds exist before the baseline
+    test::fd_baseline fds;
     boost::intrusive_ptr<core_type> core = core_type::create(ioc.get_executor());
     scripted_engine& engine = core->engine();
 
@@ -51,6 +54,9 @@ protected:
         EXPECT_EQ(engine.recursive_calls, 0) << "the glue called curl from inside a curl callback";
         for (int result : engine.socket_cb_results) EXPECT_EQ(result, 0) << "the socket callback returned -1";
         EXPECT_EQ(core->stats().live_registrations, 0u);
+        core.reset();
+        ioc.run_for(std::chrono::milliseconds(10));
+        EXPECT_TRUE(fds.settled());
     }
 
     int actions_on(curl_socket_t fd) const {
