@@ -72,7 +72,9 @@ error_code setopt_integer(CURL* handle, CURLoption option, long long value) {
 }
 
 error_code setopt_c_string(CURL* handle, CURLoption option, const char* value) {
-    if (kind_of(option) != option_kind::string) return errc::wrong_option_type;
+    // Object options take char data too (CURLOPT_POSTFIELDS, which curl does not copy).
+    const option_kind kind = kind_of(option);
+    if (kind != option_kind::string && kind != option_kind::pointer) return errc::wrong_option_type;
     return result(curl_easy_setopt(handle, option, value));
 }
 

@@ -36,6 +36,34 @@ TEST_F(multi_test, fetches_a_body_and_leaves_the_handle_reusable) {
     EXPECT_EQ(m->stats().curl_errors, 0u);
 }
 
+// Rule 5: nothing assumes IPv4.
+TEST_F(multi_test, fetches_over_ipv6) {
+    test::test_server v6(test::test_server::options{.ipv6 = true});
+    easy handle;
+    std::string body;
+    handle.write_to(body);
+    handle.set(CURLOPT_URL, v6.url("/chunked/20000"));
+    ASSERT_FALSE(perform(handle)) << handle.error_message();
+    EXPECT_EQ(body, test::expected_body(20000));
+    EXPECT_EQ(handle.info<std::string>(CURLINFO_PRIMARY_IP), "::1");
+    m.reset();
+    EXPECT_TRUE(v6.wait_for_idle(5s));
+}
+
+// Rule 6: an upload wants CURL_POLL_OUT, then IN, or both at once; 4 MB each way, byte-exact.
+TEST_F(multi_test, uploads_and_reads_back_four_megabytes) {
+    const std::string sent = test::expected_body(4 << 20);
+    easy handle;
+    std::string body;
+    handle.write_to(body);
+    handle.set(CURLOPT_URL, server.url("/echo"));
+    handle.set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(sent.size()));
+    handle.set(CURLOPT_POSTFIELDS, sent.c_str());
+    ASSERT_FALSE(perform(handle)) << handle.error_message();
+    EXPECT_EQ(body.size(), sent.size());
+    EXPECT_TRUE(body == sent);
+}
+
 // Rule 3: REMOVE of an idle keep-alive socket does not close it; 200 transfers share one connection.
 TEST_F(multi_test, keep_alive_keeps_one_connection_for_200_sequential_transfers) {
     easy handle;
