@@ -13,7 +13,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "test/support/test_server.hpp"
+#include "test_server.hpp"  // test/support: the loopback server of asiocurl's own tests
 
 #include <algorithm>
 #include <chrono>

@@ -22,9 +22,23 @@ struct bound_completion {
 };
 }  // namespace
 
+// The same, for a handler whose executor is the one posted to: no second hop.
+struct bound_local_completion {
+    boost::asio::any_completion_handler<void(error_code)> handler;
+    error_code ec;
+
+    using allocator_type = boost::asio::any_completion_handler<void(error_code)>::allocator_type;
+    allocator_type get_allocator() const noexcept { return handler.get_allocator(); }
+    void operator()() { std::move(handler)(ec); }
+};
+
 void post_completion(const boost::asio::any_io_executor& fallback,
-                     boost::asio::any_completion_handler<void(error_code)> handler, error_code ec) {
-    boost::asio::post(fallback, bound_completion{std::move(handler), ec, fallback});
+                     boost::asio::any_completion_handler<void(error_code)> handler, error_code ec,
+                     bool on_fallback) {
+    if (on_fallback)
+        boost::asio::post(fallback, bound_local_completion{std::move(handler), ec});
+    else
+        boost::asio::post(fallback, bound_completion{std::move(handler), ec, fallback});
 }
 
 template class multi_core<curl_engine>;

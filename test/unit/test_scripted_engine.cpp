@@ -96,7 +96,7 @@ TEST_F(scripted, remove_then_reuse_of_the_same_fd_number_in_one_action) {
             engine.finish(h, CURLE_OK);
         }
     };
-    core->initiate(handle.state(), done.handler());
+    core->initiate(handle.state(), done.handler(), true);
     first->poke();
     ASSERT_TRUE(test::run_until(ioc, [&] { return step == 2; }, std::chrono::seconds(5)));
     // Let the first registration's cancelled wait complete and its object die before the new socket speaks.
@@ -131,7 +131,7 @@ TEST_F(scripted, timer_zero_from_inside_a_socket_callback_is_posted) {
             engine.finish(h, CURLE_OK);
         }
     };
-    core->initiate(handle.state(), done.handler());
+    core->initiate(handle.state(), done.handler(), true);
     pair.poke();
     ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
     EXPECT_EQ(done.calls, 1);
@@ -147,7 +147,7 @@ TEST_F(scripted, minus_one_after_zero_cancels_and_rearming_replaces) {
         engine.timer_cb(0);
         engine.timer_cb(-1);
     };
-    core->initiate(handle.state(), done.handler());
+    core->initiate(handle.state(), done.handler(), true);
     ioc.run_for(std::chrono::milliseconds(100));
     EXPECT_EQ(engine.timeout_actions(), 0) << "a cancelled zero timeout still fired";
 
@@ -188,8 +188,8 @@ TEST_F(scripted, a_registration_failure_fails_only_its_own_transfer) {
             engine.finish(healthy.native_handle(), CURLE_OK);
         }
     };
-    core->initiate(failing.state(), failing_done.handler());
-    core->initiate(healthy.state(), healthy_done.handler());
+    core->initiate(failing.state(), failing_done.handler(), true);
+    core->initiate(healthy.state(), healthy_done.handler(), true);
     ASSERT_TRUE(test::run_until(ioc, [&] { return failing_done.done(); }, std::chrono::seconds(5)));
     EXPECT_EQ(failing_done.ec, errc::socket_registration);
     EXPECT_NE(failing.error_message().find("refused socket"), std::string_view::npos) << failing.error_message();
@@ -212,10 +212,10 @@ TEST_F(scripted, starting_a_transfer_from_inside_a_callback_is_deferred) {
     };
     engine.on_action = [&](curl_socket_t s, int) {
         if (s != CURL_SOCKET_TIMEOUT || engine.timeout_actions() != 1) return;
-        core->initiate(second.state(), second_done.handler());  // as a write callback might
+        core->initiate(second.state(), second_done.handler(), true);  // as a write callback might
         engine.finish(first.native_handle(), CURLE_OK);
     };
-    core->initiate(first.state(), first_done.handler());
+    core->initiate(first.state(), first_done.handler(), true);
     ASSERT_TRUE(test::run_until(ioc, [&] { return first_done.done() && engine.added.size() == 1; },
                                 std::chrono::seconds(5)));
     EXPECT_EQ(engine.added.front(), second.native_handle());

@@ -26,7 +26,10 @@ struct easy_state {
         // clean the handle up once curl no longer knows it).
         bool (*abandon)(void* runner, easy_state&) = nullptr;
         boost::asio::any_completion_handler<void(error_code)> handler;
-        boost::asio::any_completion_executor work;  // outstanding work on the handler's executor
+        // Outstanding work on the handler's executor, when it is not the multi's (which the multi keeps busy
+        // itself while it has transfers).
+        boost::asio::any_completion_executor work;
+        bool on_multi_executor = false;  // the handler's associated executor is the multi's
         cancel_link* cancellation = nullptr;
         std::uint64_t serial = 0;
         bool started = false;   // the multi's executor has picked it up (added, or failed it)

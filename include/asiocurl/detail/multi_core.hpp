@@ -84,7 +84,8 @@ public:
     CURLM* native_handle() const noexcept;
 
     // Any thread: starts `state`'s transfer, or posts the handler's immediate failure.
-    void initiate(easy_state* state, handler_type handler);
+    // `on_multi_executor`: the handler's associated executor is this multi's (its completion is one post).
+    void initiate(easy_state* state, handler_type handler, bool on_multi_executor);
 
     // On the multi's executor (or before it runs anything).
     error_code set_option(CURLMoption option, long value);
@@ -115,6 +116,7 @@ private:
     class curl_call_scope;
 
     void start(easy_state& state);
+    bool running_in_this_thread() const noexcept;
     bool abandon(easy_state& state);
     void cancel_transfer(easy_state& state, unsigned types);
     void fail_transfer_later(CURL* easy, error_code ec, curl_socket_t fd);
@@ -160,6 +162,7 @@ private:
 
     easy_state* active_head_ = nullptr;  // transfers added to curl
     std::size_t in_flight_ = 0;
+    boost::asio::any_io_executor own_work_;  // keeps the multi's executor busy while transfers run
     std::atomic<std::uint64_t> next_serial_{1};
     multi_stats stats_;
 };

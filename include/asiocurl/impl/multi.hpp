@@ -4,6 +4,8 @@
 #include <asiocurl/detail/post_completion.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <type_traits>
 #include <utility>
 
 namespace asiocurl {
@@ -14,9 +16,15 @@ struct basic_multi<Executor>::initiate_perform {
     template <class Handler>
     void operator()(Handler&& handler, boost::intrusive_ptr<core_type> core, detail::easy_state* state,
                     const executor_type& executor) const {
+        // Known here, not once erased: whether the handler runs on the multi's own executor, which saves the
+        // completion a second hop and the operation its own work guard.
+        bool on_multi_executor = false;
+        auto handler_executor = boost::asio::get_associated_executor(handler, executor);
+        if constexpr (std::is_same_v<decltype(handler_executor), executor_type>)
+            on_multi_executor = handler_executor == executor;
         boost::asio::any_completion_handler<void(error_code)> erased(std::forward<Handler>(handler));
-        if (!core) return detail::post_completion(executor, std::move(erased), errc::shut_down);
-        core->initiate(state, std::move(erased));
+        if (!core) return detail::post_completion(executor, std::move(erased), errc::shut_down, on_multi_executor);
+        core->initiate(state, std::move(erased), on_multi_executor);
     }
 };
 

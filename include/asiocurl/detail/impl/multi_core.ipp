@@ -13,6 +13,8 @@
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -136,7 +138,7 @@ struct slot_handler {
 }  // namespace cancel_detail
 
 template <class Engine>
-void multi_core<Engine>::initiate(easy_state* state, handler_type handler) {
+void multi_core<Engine>::initiate(easy_state* state, handler_type handler, bool on_multi_executor) {
     error_code failure;
     if (!state)
         failure = errc::empty_handle;
@@ -144,7 +146,7 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler) {
         failure = errc::shut_down;
     else if (state->busy())
         failure = errc::easy_in_use;
-    if (failure) return post_completion(executor_, std::move(handler), failure);
+    if (failure) return post_completion(executor_, std::move(handler), failure, on_multi_executor);
 
     auto& t = state->transfer;
     t.runner = this;
@@ -152,8 +154,10 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler) {
     t.serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
     t.started = false;
     t.orphaned = false;
-    t.work = boost::asio::prefer(boost::asio::get_associated_executor(handler, executor_),
-                                 boost::asio::execution::outstanding_work.tracked);
+    t.on_multi_executor = on_multi_executor;
+    if (!on_multi_executor)
+        t.work = boost::asio::prefer(boost::asio::get_associated_executor(handler, executor_),
+                                     boost::asio::execution::outstanding_work.tracked);
     auto slot = handler.get_cancellation_slot();
     if (slot.is_connected()) {
         auto* link = new cancel_link;
@@ -170,8 +174,21 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler) {
     // from an lvalue and recurses until the stack overflows.
     t.handler.swap(handler);
     // Rule 1 and the threading contract: curl is only called on the multi's executor (a strand makes
-    // async_perform callable from any thread).
-    boost::asio::dispatch(executor_, start_op(boost::intrusive_ptr<multi_core>(this), state));
+    // async_perform callable from any thread). Already there (a completion handler starting the next
+    // transfer), it starts now, without dispatch's type-erased function.
+    if (running_in_this_thread())
+        start(*state);
+    else
+        boost::asio::dispatch(executor_, start_op(boost::intrusive_ptr<multi_core>(this), state));
+}
+
+template <class Engine>
+bool multi_core<Engine>::running_in_this_thread() const noexcept {
+    using io_executor = boost::asio::io_context::executor_type;
+    if (const auto* io = executor_.template target<io_executor>()) return io->running_in_this_thread();
+    if (const auto* strand = executor_.template target<boost::asio::strand<io_executor>>())
+        return strand->running_in_this_thread();
+    return false;
 }
 
 template <class Engine>
@@ -240,7 +257,7 @@ void multi_core<Engine>::complete(easy_state& state, error_code ec) {
     auto work = std::exchange(state.transfer.work, {});
     detach(state);
     ++stats_.transfers_completed;
-    post_completion(executor_, std::move(handler), ec);
+    post_completion(executor_, std::move(handler), ec, state.transfer.on_multi_executor);
 }
 
 template <class Engine>
@@ -548,7 +565,8 @@ void multi_core<Engine>::link_active(easy_state& state) noexcept {
     t.next = active_head_;
     if (active_head_) active_head_->transfer.prev = &state;
     active_head_ = &state;
-    ++in_flight_;
+    if (in_flight_++ == 0)
+        own_work_ = boost::asio::prefer(executor_, boost::asio::execution::outstanding_work.tracked);
 }
 
 template <class Engine>
@@ -558,7 +576,7 @@ void multi_core<Engine>::unlink_active(easy_state& state) noexcept {
     if (t.next) t.next->transfer.prev = t.prev;
     if (active_head_ == &state) active_head_ = t.next;
     t.prev = t.next = nullptr;
-    --in_flight_;
+    if (--in_flight_ == 0) own_work_ = boost::asio::any_io_executor();
 }
 
 template <class Engine>
