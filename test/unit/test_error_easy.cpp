@@ -83,6 +83,8 @@ TEST(easy, refuses_an_embedded_nul_and_reports_curls_errors) {
     using namespace std::string_view_literals;
     handle.set(CURLOPT_URL, "http://a/\0http://b/"sv, ec);
     EXPECT_EQ(ec, errc::invalid_argument);
+    handle.set(CURLOPT_URL, std::string("http://a/\0http://b/", 19), ec);
+    EXPECT_EQ(ec, errc::invalid_argument);
     handle.set(CURLOPT_HTTP_VERSION, 999L, ec);  // out of range: curl's own answer
     EXPECT_EQ(ec, make_error_code(CURLE_UNSUPPORTED_PROTOCOL));
     handle.set(CURLOPT_PROXYTYPE, -5L, ec);
