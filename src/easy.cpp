@@ -23,7 +23,9 @@ void apply_library_defaults(easy_state& state) noexcept {
     curl_easy_setopt(state.handle, CURLOPT_PRIVATE, static_cast<void*>(&state));
 }
 
-void throw_error(const error_code& ec, const char* what) { throw system_error(ec, what); }
+void throw_error(const error_code& ec, const char* what) {
+    throw system_error(ec, what);
+}
 
 namespace {
 
@@ -38,9 +40,12 @@ option_kind kind_of(CURLoption option) {
         const curl_easyoption* described = curl_easy_option_by_id(option);
         if (!described) return option_kind::unknown;
         switch (described->type) {
-            case CURLOT_STRING: return option_kind::string;
-            case CURLOT_SLIST: return option_kind::slist;
-            default: return option_kind::pointer;
+            case CURLOT_STRING:
+                return option_kind::string;
+            case CURLOT_SLIST:
+                return option_kind::slist;
+            default:
+                return option_kind::pointer;
         }
     }
     if (id < CURLOPTTYPE_OFF_T) return option_kind::function;
@@ -48,7 +53,9 @@ option_kind kind_of(CURLoption option) {
     return option_kind::blob;
 }
 
-error_code result(CURLcode code) { return code == CURLE_OK ? error_code{} : make_error_code(code); }
+error_code result(CURLcode code) {
+    return code == CURLE_OK ? error_code{} : make_error_code(code);
+}
 
 template <class Writer>
 size_t append_to(char* data, size_t size, size_t count, void* userdata) {
@@ -57,7 +64,9 @@ size_t append_to(char* data, size_t size, size_t count, void* userdata) {
     return size * count;
 }
 
-size_t discard(char*, size_t size, size_t count, void*) { return size * count; }
+size_t discard(char*, size_t size, size_t count, void*) {
+    return size * count;
+}
 
 }  // namespace
 
@@ -66,8 +75,10 @@ error_code setopt_integer(CURL* handle, CURLoption option, long long value) {
         case option_kind::integer:
             if (value < LONG_MIN || value > LONG_MAX) return errc::invalid_argument;
             return result(curl_easy_setopt(handle, option, static_cast<long>(value)));
-        case option_kind::off_t: return result(curl_easy_setopt(handle, option, static_cast<curl_off_t>(value)));
-        default: return errc::wrong_option_type;
+        case option_kind::off_t:
+            return result(curl_easy_setopt(handle, option, static_cast<curl_off_t>(value)));
+        default:
+            return errc::wrong_option_type;
     }
 }
 
@@ -108,9 +119,12 @@ error_code setopt_null(CURL* handle, CURLoption option) {
         case option_kind::string:
         case option_kind::slist:
         case option_kind::pointer:
-        case option_kind::blob: return result(curl_easy_setopt(handle, option, static_cast<void*>(nullptr)));
-        case option_kind::function: return result(curl_easy_setopt(handle, option, nullptr));
-        default: return errc::wrong_option_type;
+        case option_kind::blob:
+            return result(curl_easy_setopt(handle, option, static_cast<void*>(nullptr)));
+        case option_kind::function:
+            return result(curl_easy_setopt(handle, option, nullptr));
+        default:
+            return errc::wrong_option_type;
     }
 }
 
@@ -178,9 +192,13 @@ easy::~easy() {
     curl_easy_cleanup(state_->handle);
 }
 
-CURL* easy::native_handle() const noexcept { return state_ ? state_->handle : nullptr; }
+CURL* easy::native_handle() const noexcept {
+    return state_ ? state_->handle : nullptr;
+}
 
-bool easy::busy() const noexcept { return state_ && state_->busy(); }
+bool easy::busy() const noexcept {
+    return state_ && state_->busy();
+}
 
 void easy::reset() {
     if (!state_) detail::throw_error(errc::empty_handle, "asiocurl::easy::reset");

@@ -27,12 +27,18 @@ public:
     const char* name() const noexcept override { return "asiocurl"; }
     std::string message(int value) const override {
         switch (static_cast<errc>(value)) {
-            case errc::easy_in_use: return "the easy handle is already running a transfer";
-            case errc::shut_down: return "the multi has been shut down";
-            case errc::socket_registration: return "a socket could not be registered with the reactor";
-            case errc::invalid_argument: return "invalid argument";
-            case errc::wrong_option_type: return "wrong value type for this curl option";
-            case errc::empty_handle: return "the handle is empty (moved from)";
+            case errc::easy_in_use:
+                return "the easy handle is already running a transfer";
+            case errc::shut_down:
+                return "the multi has been shut down";
+            case errc::socket_registration:
+                return "a socket could not be registered with the reactor";
+            case errc::invalid_argument:
+                return "invalid argument";
+            case errc::wrong_option_type:
+                return "wrong value type for this curl option";
+            case errc::empty_handle:
+                return "the handle is empty (moved from)";
         }
         return "unknown asiocurl error";
     }
@@ -63,20 +69,30 @@ bool is_tls_failure(CURLcode code) {
 
 bool curl_code_matches(CURLcode code, condition c) {
     switch (c) {
-        case condition::timed_out: return code == CURLE_OPERATION_TIMEDOUT;
-        case condition::connect_failed: return code == CURLE_COULDNT_CONNECT;
+        case condition::timed_out:
+            return code == CURLE_OPERATION_TIMEDOUT;
+        case condition::connect_failed:
+            return code == CURLE_COULDNT_CONNECT;
         case condition::resolve_failed:
             return code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_RESOLVE_PROXY;
-        case condition::tls_failed: return is_tls_failure(code);
-        case condition::too_large: return code == CURLE_FILESIZE_EXCEEDED;
+        case condition::tls_failed:
+            return is_tls_failure(code);
+        case condition::too_large:
+            return code == CURLE_FILESIZE_EXCEEDED;
         case condition::aborted_by_callback:
             return code == CURLE_ABORTED_BY_CALLBACK || code == CURLE_WRITE_ERROR || code == CURLE_READ_ERROR;
-        case condition::send_failed: return code == CURLE_SEND_ERROR;
-        case condition::receive_failed: return code == CURLE_RECV_ERROR;
-        case condition::partial_body: return code == CURLE_PARTIAL_FILE;
-        case condition::bad_url: return code == CURLE_URL_MALFORMAT;
-        case condition::protocol_refused: return code == CURLE_UNSUPPORTED_PROTOCOL;
-        case condition::too_many_redirects: return code == CURLE_TOO_MANY_REDIRECTS;
+        case condition::send_failed:
+            return code == CURLE_SEND_ERROR;
+        case condition::receive_failed:
+            return code == CURLE_RECV_ERROR;
+        case condition::partial_body:
+            return code == CURLE_PARTIAL_FILE;
+        case condition::bad_url:
+            return code == CURLE_URL_MALFORMAT;
+        case condition::protocol_refused:
+            return code == CURLE_UNSUPPORTED_PROTOCOL;
+        case condition::too_many_redirects:
+            return code == CURLE_TOO_MANY_REDIRECTS;
         case condition::protocol_error:
             return code == CURLE_WEIRD_SERVER_REPLY || code == CURLE_HTTP2 || code == CURLE_HTTP2_STREAM ||
                    code == CURLE_BAD_CONTENT_ENCODING;
@@ -89,19 +105,32 @@ public:
     const char* name() const noexcept override { return "asiocurl.condition"; }
     std::string message(int value) const override {
         switch (static_cast<condition>(value)) {
-            case condition::timed_out: return "timed out";
-            case condition::connect_failed: return "connect failed";
-            case condition::resolve_failed: return "name resolution failed";
-            case condition::tls_failed: return "TLS failed";
-            case condition::too_large: return "too large";
-            case condition::aborted_by_callback: return "aborted by callback";
-            case condition::send_failed: return "send failed";
-            case condition::receive_failed: return "receive failed";
-            case condition::partial_body: return "partial body";
-            case condition::bad_url: return "bad URL";
-            case condition::protocol_refused: return "protocol refused";
-            case condition::too_many_redirects: return "too many redirects";
-            case condition::protocol_error: return "protocol error";
+            case condition::timed_out:
+                return "timed out";
+            case condition::connect_failed:
+                return "connect failed";
+            case condition::resolve_failed:
+                return "name resolution failed";
+            case condition::tls_failed:
+                return "TLS failed";
+            case condition::too_large:
+                return "too large";
+            case condition::aborted_by_callback:
+                return "aborted by callback";
+            case condition::send_failed:
+                return "send failed";
+            case condition::receive_failed:
+                return "receive failed";
+            case condition::partial_body:
+                return "partial body";
+            case condition::bad_url:
+                return "bad URL";
+            case condition::protocol_refused:
+                return "protocol refused";
+            case condition::too_many_redirects:
+                return "too many redirects";
+            case condition::protocol_error:
+                return "protocol error";
         }
         return "unknown condition";
     }

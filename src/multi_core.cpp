@@ -17,7 +17,9 @@ struct bound_completion {
     using allocator_type = boost::asio::any_completion_handler<void(error_code)>::allocator_type;
     allocator_type get_allocator() const noexcept { return handler.get_allocator(); }
     using executor_type = boost::asio::any_completion_executor;
-    executor_type get_executor() const noexcept { return boost::asio::get_associated_executor(handler, fallback); }
+    executor_type get_executor() const noexcept {
+        return boost::asio::get_associated_executor(handler, fallback);
+    }
     void operator()() { std::move(handler)(ec); }
 };
 }  // namespace

@@ -23,40 +23,47 @@ const boost::system::error_category& share_category() noexcept;
 
 // curl's enums are C enums declared by curl, not by us: specialising `is_error_code_enum` for them could
 // clash with another library doing the same, so the conversion is an explicit call.
-inline error_code make_error_code(CURLcode code) noexcept { return {static_cast<int>(code), curl_category()}; }
-inline error_code make_error_code(CURLMcode code) noexcept { return {static_cast<int>(code), multi_category()}; }
+inline error_code make_error_code(CURLcode code) noexcept {
+    return {static_cast<int>(code), curl_category()};
+}
+inline error_code make_error_code(CURLMcode code) noexcept {
+    return {static_cast<int>(code), multi_category()};
+}
 inline error_code make_error_code(CURLSHcode code) noexcept {
     return {static_cast<int>(code), share_category()};
 }
 
 /// Errors raised by asiocurl itself, not by curl.
 enum class errc {
-    easy_in_use = 1,       ///< the easy handle is already running a transfer
-    shut_down,             ///< the multi was shut down; no new transfer is accepted
-    socket_registration,   ///< a socket curl reported could not be registered with the reactor
-    invalid_argument,      ///< an argument the library checks before calling curl was refused
-    wrong_option_type,     ///< a value of the wrong type was given for a curl option
-    empty_handle,          ///< the easy handle was moved from
+    easy_in_use = 1,      ///< the easy handle is already running a transfer
+    shut_down,            ///< the multi was shut down; no new transfer is accepted
+    socket_registration,  ///< a socket curl reported could not be registered with the reactor
+    invalid_argument,     ///< an argument the library checks before calling curl was refused
+    wrong_option_type,    ///< a value of the wrong type was given for a curl option
+    empty_handle,         ///< the easy handle was moved from
 };
 const boost::system::error_category& library_category() noexcept;
-inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), library_category()}; }
+inline error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), library_category()};
+}
 
-/// Conditions to compare an `error_code` against (`ec == asiocurl::condition::timed_out`), whichever curl code
-/// or library error produced it.
+/// Conditions to compare an `error_code` against (`ec == asiocurl::condition::timed_out`), whichever curl
+/// code or library error produced it.
 enum class condition {
-    timed_out = 1,         ///< CURLE_OPERATION_TIMEDOUT
-    connect_failed,        ///< CURLE_COULDNT_CONNECT
-    resolve_failed,        ///< CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY
-    tls_failed,            ///< handshake, verification, certificate, pinning failures
-    too_large,             ///< CURLE_FILESIZE_EXCEEDED, CURLE_TOO_LARGE, CURLE_OUT_OF_MEMORY of a body
-    aborted_by_callback,   ///< CURLE_ABORTED_BY_CALLBACK, CURLE_WRITE_ERROR, CURLE_READ_ERROR
-    send_failed,           ///< CURLE_SEND_ERROR
-    receive_failed,        ///< CURLE_RECV_ERROR
-    partial_body,          ///< CURLE_PARTIAL_FILE: the connection ended before the announced body did
-    bad_url,               ///< CURLE_URL_MALFORMAT
-    protocol_refused,      ///< CURLE_UNSUPPORTED_PROTOCOL (not built in, or not allowed)
-    too_many_redirects,    ///< CURLE_TOO_MANY_REDIRECTS
-    protocol_error,        ///< CURLE_WEIRD_SERVER_REPLY, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_BAD_CONTENT_ENCODING
+    timed_out = 1,        ///< CURLE_OPERATION_TIMEDOUT
+    connect_failed,       ///< CURLE_COULDNT_CONNECT
+    resolve_failed,       ///< CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY
+    tls_failed,           ///< handshake, verification, certificate, pinning failures
+    too_large,            ///< CURLE_FILESIZE_EXCEEDED, CURLE_TOO_LARGE, CURLE_OUT_OF_MEMORY of a body
+    aborted_by_callback,  ///< CURLE_ABORTED_BY_CALLBACK, CURLE_WRITE_ERROR, CURLE_READ_ERROR
+    send_failed,          ///< CURLE_SEND_ERROR
+    receive_failed,       ///< CURLE_RECV_ERROR
+    partial_body,         ///< CURLE_PARTIAL_FILE: the connection ended before the announced body did
+    bad_url,              ///< CURLE_URL_MALFORMAT
+    protocol_refused,     ///< CURLE_UNSUPPORTED_PROTOCOL (not built in, or not allowed)
+    too_many_redirects,   ///< CURLE_TOO_MANY_REDIRECTS
+    protocol_error,       ///< CURLE_WEIRD_SERVER_REPLY, CURLE_HTTP2, CURLE_HTTP2_STREAM,
+                          ///< CURLE_BAD_CONTENT_ENCODING
 };
 const boost::system::error_category& condition_category() noexcept;
 inline boost::system::error_condition make_error_condition(condition c) noexcept {

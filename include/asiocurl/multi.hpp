@@ -40,7 +40,7 @@ public:
     /// Creates the multi; throws `system_error` when curl cannot.
     explicit basic_multi(const executor_type& executor);
     template <class ExecutionContext>
-        requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     explicit basic_multi(ExecutionContext& context) : basic_multi(executor_type(context.get_executor())) {}
 
     basic_multi(const basic_multi&) = delete;

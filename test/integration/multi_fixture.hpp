@@ -9,9 +9,9 @@
 #include "test_server.hpp"
 #include "tls_material.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <gtest/gtest.h>
 
 #include <optional>
 
@@ -32,7 +32,9 @@ protected:
     error_code perform(easy& handle, std::chrono::milliseconds bound = std::chrono::seconds(30)) {
         completion done;
         m->async_perform(handle, done.handler());
-        EXPECT_TRUE(run_until(ioc, [&] { return done.done(); }, bound)) << "transfer did not complete";
+        EXPECT_TRUE(run_until(
+            ioc, [&] { return done.done(); }, bound))
+            << "transfer did not complete";
         EXPECT_EQ(done.calls.load(), 1);
         return done.ec;
     }

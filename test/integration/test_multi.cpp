@@ -1,11 +1,11 @@
 // The reactor glue against real libcurl and the loopback test server (DESIGN rules 2-11).
 #include "multi_fixture.hpp"
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <arpa/inet.h>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -71,10 +71,11 @@ TEST_F(multi_test, keep_alive_keeps_one_connection_for_200_sequential_transfers)
     handle.write_to(body);
     handle.set(CURLOPT_URL, server.url("/bytes/1000"));
     std::vector<curl_socket_t> opened;
-    handle.set(CURLOPT_SOCKOPTFUNCTION, +[](void* list, curl_socket_t fd, curlsocktype) {
-        static_cast<std::vector<curl_socket_t>*>(list)->push_back(fd);
-        return int{CURL_SOCKOPT_OK};
-    });
+    handle.set(
+        CURLOPT_SOCKOPTFUNCTION, +[](void* list, curl_socket_t fd, curlsocktype) {
+            static_cast<std::vector<curl_socket_t>*>(list)->push_back(fd);
+            return int{CURL_SOCKOPT_OK};
+        });
     handle.set(CURLOPT_SOCKOPTDATA, &opened);
     long connects = 0;
     for (int i = 0; i < 200; ++i) {
@@ -109,7 +110,8 @@ TEST_F(multi_test, resolver_socketpair_and_fd_reuse_over_300_connection_close_tr
     // The server listens on 127.0.0.1; a host name that /etc/hosts maps elsewhere in 127/8 gets its own.
     std::optional<test::test_server> own_server;
     test::test_server* target = &server;
-    if (std::string_view(address) != "127.0.0.1") target = &own_server.emplace(test::test_server::options{.address = address});
+    if (std::string_view(address) != "127.0.0.1")
+        target = &own_server.emplace(test::test_server::options{.address = address});
 
     easy handle;
     std::string body;
@@ -207,7 +209,8 @@ TEST_F(cancellation_test, terminal_mid_body_from_the_io_thread) {
     start_trickle(handle, counter, signal, done);
     ASSERT_TRUE(test::run_until(ioc, [&] { return counter.bytes >= 1000; }));
     signal.emit(boost::asio::cancellation_type::terminal);
-    ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, 5s));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, 5s));
     expect_aborted_once(done, counter);
     expect_still_working(handle);
 }
@@ -219,10 +222,12 @@ TEST_F(cancellation_test, terminal_mid_body_from_a_foreign_thread) {
     completion done;
     start_trickle(handle, counter, signal, done);
     std::thread canceller([&] {
-        while (counter.bytes < 1000) std::this_thread::sleep_for(1ms);
+        while (counter.bytes < 1000)
+            std::this_thread::sleep_for(1ms);
         signal.emit(boost::asio::cancellation_type::terminal);
     });
-    const bool completed = test::run_until(ioc, [&] { return done.done(); }, 10s);
+    const bool completed = test::run_until(
+        ioc, [&] { return done.done(); }, 10s);
     canceller.join();
     ASSERT_TRUE(completed);
     expect_aborted_once(done, counter);
@@ -237,17 +242,20 @@ TEST_F(cancellation_test, partial_aborts_and_total_after_start_is_ignored) {
     start_trickle(first, first_counter, first_signal, first_done);
     ASSERT_TRUE(test::run_until(ioc, [&] { return first_counter.bytes >= 500; }));
     first_signal.emit(boost::asio::cancellation_type::partial);
-    ASSERT_TRUE(test::run_until(ioc, [&] { return first_done.done(); }, 5s));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return first_done.done(); }, 5s));
     expect_aborted_once(first_done, first_counter);
 
     // Once the request may be on the wire, `total` (nothing happened yet) cannot be promised: ignored.
     second.set(CURLOPT_URL, server.url("/trickle/3000?chunk=1000&interval_ms=20"));
     second.set(CURLOPT_WRITEFUNCTION, &test::body_counter::write);
     second.set(CURLOPT_WRITEDATA, &second_counter);
-    m->async_perform(second, boost::asio::bind_cancellation_slot(second_signal.slot(), second_done.handler()));
+    m->async_perform(second,
+                     boost::asio::bind_cancellation_slot(second_signal.slot(), second_done.handler()));
     ASSERT_TRUE(test::run_until(ioc, [&] { return second_counter.bytes > 0; }));
     second_signal.emit(boost::asio::cancellation_type::total);
-    ASSERT_TRUE(test::run_until(ioc, [&] { return second_done.done(); }, 5s));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return second_done.done(); }, 5s));
     EXPECT_FALSE(second_done.ec);
     EXPECT_EQ(second_counter.bytes, 3000u);
 }
@@ -265,7 +273,8 @@ TEST_F(cancellation_test, any_type_before_the_transfer_reached_curl_completes_wi
             signal.emit(type);
         });
         initiator.join();
-        ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, 5s));
+        ASSERT_TRUE(test::run_until(
+            ioc, [&] { return done.done(); }, 5s));
         EXPECT_EQ(done.ec, boost::asio::error::operation_aborted);
         EXPECT_EQ(done.calls, 1);
         EXPECT_EQ(server.requests_served(), requests_before);
@@ -297,7 +306,8 @@ TEST_F(multi_test, destroyed_with_ten_transfers_in_flight_and_an_idle_connection
     }));
     EXPECT_EQ(m->stats().live_registrations, 10u);
     m.reset();
-    for (auto& d : done) EXPECT_FALSE(d.done()) << "completed inside the destructor";
+    for (auto& d : done)
+        EXPECT_FALSE(d.done()) << "completed inside the destructor";
     ASSERT_TRUE(test::run_until(ioc, [&] {
         for (auto& d : done)
             if (!d.done()) return false;
@@ -331,8 +341,8 @@ TEST_F(multi_test, io_context_destroyed_after_transfers_started_without_running_
         local->async_perform(handle, done.handler());
     }
     context->run_for(200ms);
-    local.reset();          // completions are queued...
-    context.reset();        // ...and destroyed uninvoked, as Asio specifies; LeakSanitizer checks the rest
+    local.reset();    // completions are queued...
+    context.reset();  // ...and destroyed uninvoked, as Asio specifies; LeakSanitizer checks the rest
     EXPECT_EQ(done.calls, 0);
 }
 
@@ -437,7 +447,8 @@ TEST_F(multi_test, https_with_the_test_ca_and_with_a_wrong_ca) {
 
 #ifdef ASIOCURL_FETCH_ONE_EXAMPLE
 TEST_F(multi_test, the_fetch_one_example_fetches_from_the_test_server) {
-    const std::string command = std::string(ASIOCURL_FETCH_ONE_EXAMPLE) + " " + server.url("/redirect/2") + " > /dev/null";
+    const std::string command =
+        std::string(ASIOCURL_FETCH_ONE_EXAMPLE) + " " + server.url("/redirect/2") + " > /dev/null";
     EXPECT_EQ(std::system(command.c_str()), 0);
     const std::string failing = std::string(ASIOCURL_FETCH_ONE_EXAMPLE) + " http://127.0.0.1:9/ 2> /dev/null";
     EXPECT_NE(std::system(failing.c_str()), 0);

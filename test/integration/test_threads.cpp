@@ -5,13 +5,13 @@
 #include "test_helpers.hpp"
 #include "test_server.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <gtest/gtest.h>
 
 #include <array>
 #include <condition_variable>
@@ -54,7 +54,8 @@ TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
     std::vector<std::thread> io_threads;
     auto multi = std::make_unique<strand_multi>(boost::asio::make_strand(ioc));
     multi->set_max_host_connections(32);
-    for (int i = 0; i < 4; ++i) io_threads.emplace_back([&] { ioc.run(); });
+    for (int i = 0; i < 4; ++i)
+        io_threads.emplace_back([&] { ioc.run(); });
 
     std::atomic<int> succeeded{0}, aborted{0}, other{0}, total{0};
     std::vector<std::thread> client_threads;
@@ -66,25 +67,28 @@ TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
                 client_slot& slot = slots[static_cast<std::size_t>(i % slots_per_client)];
                 slot.wait_idle();
                 const bool slow = random() % 4 == 0;
-                slot.handle.set(CURLOPT_URL, server.url(slow ? "/trickle/2000?chunk=100&interval_ms=1" : "/bytes/2000"));
+                slot.handle.set(CURLOPT_URL,
+                                server.url(slow ? "/trickle/2000?chunk=100&interval_ms=1" : "/bytes/2000"));
                 slot.handle.discard_body();
                 {
                     std::lock_guard lock(slot.mutex);
                     slot.idle = false;
                 }
-                multi->async_perform(slot.handle, boost::asio::bind_cancellation_slot(slot.signal.slot(), [&, s = &slot](error_code ec) {
-                    if (!ec)
-                        ++succeeded;
-                    else if (ec == boost::asio::error::operation_aborted)
-                        ++aborted;
-                    else
-                        ++other;
-                    ++total;
-                    std::lock_guard lock(s->mutex);
-                    ++s->completions;
-                    s->idle = true;
-                    s->idle_changed.notify_all();
-                }));
+                multi->async_perform(
+                    slot.handle,
+                    boost::asio::bind_cancellation_slot(slot.signal.slot(), [&, s = &slot](error_code ec) {
+                        if (!ec)
+                            ++succeeded;
+                        else if (ec == boost::asio::error::operation_aborted)
+                            ++aborted;
+                        else
+                            ++other;
+                        ++total;
+                        std::lock_guard lock(s->mutex);
+                        ++s->completions;
+                        s->idle = true;
+                        s->idle_changed.notify_all();
+                    }));
                 if (random() % 3 == 0) {
                     std::this_thread::sleep_for(std::chrono::microseconds(random() % 2000));
                     slot.signal.emit(random() % 2 ? boost::asio::cancellation_type::terminal
@@ -99,7 +103,8 @@ TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
             EXPECT_EQ(completions, transfers_per_client);
         });
     }
-    for (auto& t : client_threads) t.join();
+    for (auto& t : client_threads)
+        t.join();
     EXPECT_EQ(total, clients * transfers_per_client);
     EXPECT_EQ(succeeded + aborted, total) << other << " transfers failed otherwise";
     EXPECT_GT(succeeded, 0);
@@ -114,7 +119,8 @@ TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
     });
     destroyed.get_future().wait();
     work.reset();
-    for (auto& t : io_threads) t.join();
+    for (auto& t : io_threads)
+        t.join();
     EXPECT_TRUE(server.wait_for_idle(5s));
     EXPECT_TRUE(fds.settled());
 }

@@ -53,8 +53,10 @@ TEST_F(token_test, callback) {
 TEST_F(token_test, use_future) {
     std::future<void> good = m->async_perform(ok, boost::asio::use_future);
     std::future<void> bad = m->async_perform(refused, boost::asio::use_future);
-    ASSERT_TRUE(test::run_until(ioc, [&] { return good.wait_for(0s) == std::future_status::ready &&
-                                                  bad.wait_for(0s) == std::future_status::ready; }));
+    ASSERT_TRUE(test::run_until(ioc, [&] {
+        return good.wait_for(0s) == std::future_status::ready &&
+               bad.wait_for(0s) == std::future_status::ready;
+    }));
     EXPECT_NO_THROW(good.get());
     try {
         bad.get();
@@ -74,7 +76,8 @@ TEST_F(token_test, use_awaitable_as_tuple_and_redirect_error) {
             auto [ec] = co_await m->async_perform(refused, boost::asio::as_tuple(boost::asio::use_awaitable));
             EXPECT_EQ(ec, condition::connect_failed);
             error_code redirected;
-            co_await m->async_perform(refused, boost::asio::redirect_error(boost::asio::use_awaitable, redirected));
+            co_await m->async_perform(refused,
+                                      boost::asio::redirect_error(boost::asio::use_awaitable, redirected));
             EXPECT_EQ(redirected, condition::connect_failed);
             try {
                 co_await m->async_perform(refused, boost::asio::use_awaitable);

@@ -61,7 +61,8 @@ public:
         std::vector<curl_socket_t> owned;
         for (auto& [fd, s] : sockets)
             if (s.easy == easy) owned.push_back(fd);
-        for (curl_socket_t fd : owned) socket_cb(easy, fd, CURL_POLL_REMOVE);
+        for (curl_socket_t fd : owned)
+            socket_cb(easy, fd, CURL_POLL_REMOVE);
         return CURLM_OK;
     }
     template <class T>
@@ -79,8 +80,10 @@ public:
     CURLMcode cleanup() {
         cleaned_up = true;
         std::vector<std::pair<CURL*, curl_socket_t>> left;
-        for (auto& [fd, s] : sockets) left.emplace_back(s.easy, fd);
-        for (auto& [easy, fd] : left) socket_cb(easy, fd, CURL_POLL_REMOVE);
+        for (auto& [fd, s] : sockets)
+            left.emplace_back(s.easy, fd);
+        for (auto& [easy, fd] : left)
+            socket_cb(easy, fd, CURL_POLL_REMOVE);
         return CURLM_OK;
     }
 
@@ -112,8 +115,8 @@ public:
     }
 
     // ---- the script ----
-    std::function<void(CURL*)> on_add;                     // runs inside add()
-    std::function<void(curl_socket_t, int)> on_action;     // runs inside socket_action()
+    std::function<void(CURL*)> on_add;                  // runs inside add()
+    std::function<void(curl_socket_t, int)> on_action;  // runs inside socket_action()
 
     // ---- what happened ----
     struct known_socket {
@@ -130,7 +133,8 @@ public:
 
     int timeout_actions() const {
         int n = 0;
-        for (auto& [fd, ev] : actions) n += fd == CURL_SOCKET_TIMEOUT;
+        for (auto& [fd, ev] : actions)
+            n += fd == CURL_SOCKET_TIMEOUT;
         return n;
     }
 

@@ -39,7 +39,8 @@ void warm_up_process() {
         int pending = 2;
         m.async_perform(a, [&](error_code) { --pending; });
         m.async_perform(b, [&](error_code) { --pending; });
-        run_until(ioc, [&] { return pending == 0; }, std::chrono::seconds(10));
+        run_until(
+            ioc, [&] { return pending == 0; }, std::chrono::seconds(10));
         addrinfo* result = nullptr;
         if (getaddrinfo(host_name().c_str(), nullptr, nullptr, &result) == 0) freeaddrinfo(result);
         return true;

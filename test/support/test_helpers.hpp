@@ -6,9 +6,9 @@
 
 #include <asiocurl/error.hpp>
 
+#include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>

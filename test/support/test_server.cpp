@@ -272,8 +272,8 @@ struct test_server::impl {
             tls_ctx->use_private_key_file(tls().key_file, ssl::context::pem);
         }
         const asio::ip::address address = !opts.address.empty() ? asio::ip::make_address(opts.address)
-                                           : opts.ipv6 ? asio::ip::address(asio::ip::address_v6::loopback())
-                                                       : asio::ip::address(asio::ip::address_v4::loopback());
+                                          : opts.ipv6 ? asio::ip::address(asio::ip::address_v6::loopback())
+                                                      : asio::ip::address(asio::ip::address_v4::loopback());
         tcp::endpoint endpoint(address, 0);
         acceptor.open(endpoint.protocol());
         if (opts.ipv6) acceptor.set_option(asio::ip::v6_only(true));

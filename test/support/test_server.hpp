@@ -18,7 +18,7 @@ class test_server {
 public:
     struct options {
         bool tls = false;
-        bool ipv6 = false;  // listen on ::1 instead of 127.0.0.1
+        bool ipv6 = false;         // listen on ::1 instead of 127.0.0.1
         std::string address = {};  // another loopback address to listen on (e.g. 127.0.1.1), if not empty
     };
 

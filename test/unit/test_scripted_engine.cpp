@@ -6,12 +6,12 @@
 #include "scripted_engine.hpp"
 #include "test_helpers.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 
@@ -35,8 +35,7 @@ struct socket_pair {
     void poke() const { (void)!::write(peer, "x", 1); }
     void drain() const {
         char buffer[64];
-        while (::read(local, buffer, sizeof buffer) > 0) {
-        }
+        while (::read(local, buffer, sizeof buffer) > 0) {}
     }
 };
 
@@ -52,7 +51,8 @@ protected:
         core->shutdown();
         ioc.run_for(std::chrono::milliseconds(20));
         EXPECT_EQ(engine.recursive_calls, 0) << "the glue called curl from inside a curl callback";
-        for (int result : engine.socket_cb_results) EXPECT_EQ(result, 0) << "the socket callback returned -1";
+        for (int result : engine.socket_cb_results)
+            EXPECT_EQ(result, 0) << "the socket callback returned -1";
         EXPECT_EQ(core->stats().live_registrations, 0u);
         core.reset();
         ioc.run_for(std::chrono::milliseconds(10));
@@ -61,7 +61,8 @@ protected:
 
     int actions_on(curl_socket_t fd) const {
         int n = 0;
-        for (auto& [s, events] : engine.actions) n += s == fd;
+        for (auto& [s, events] : engine.actions)
+            n += s == fd;
         return n;
     }
 };
@@ -98,14 +99,16 @@ TEST_F(scripted, remove_then_reuse_of_the_same_fd_number_in_one_action) {
     };
     core->initiate(handle.state(), done.handler(), true);
     first->poke();
-    ASSERT_TRUE(test::run_until(ioc, [&] { return step == 2; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return step == 2; }, std::chrono::seconds(5)));
     // Let the first registration's cancelled wait complete and its object die before the new socket speaks.
     ioc.run_for(std::chrono::milliseconds(20));
     EXPECT_EQ(step, 2) << "a completion of the removed registration reached curl";
     ::close(second.local);  // fd now refers to the second socket alone
     second.local = fd;
     second.poke();
-    ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, std::chrono::seconds(5)))
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)))
         << "the new registration of the reused fd lost its events";
     EXPECT_EQ(done.calls, 1);
     EXPECT_FALSE(done.ec);
@@ -133,7 +136,8 @@ TEST_F(scripted, timer_zero_from_inside_a_socket_callback_is_posted) {
     };
     core->initiate(handle.state(), done.handler(), true);
     pair.poke();
-    ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
     EXPECT_EQ(done.calls, 1);
     EXPECT_FALSE(done.ec);
     EXPECT_EQ(engine.timeout_actions(), 2);
@@ -162,7 +166,8 @@ TEST_F(scripted, minus_one_after_zero_cancels_and_rearming_replaces) {
     EXPECT_EQ(engine.timeout_actions(), 2);
 
     core->cancel_all();
-    ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
     EXPECT_EQ(done.calls, 1);
     EXPECT_EQ(done.ec, boost::asio::error::operation_aborted);
 }
@@ -190,14 +195,17 @@ TEST_F(scripted, a_registration_failure_fails_only_its_own_transfer) {
     };
     core->initiate(failing.state(), failing_done.handler(), true);
     core->initiate(healthy.state(), healthy_done.handler(), true);
-    ASSERT_TRUE(test::run_until(ioc, [&] { return failing_done.done(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return failing_done.done(); }, std::chrono::seconds(5)));
     EXPECT_EQ(failing_done.ec, errc::socket_registration);
-    EXPECT_NE(failing.error_message().find("refused socket"), std::string_view::npos) << failing.error_message();
+    EXPECT_NE(failing.error_message().find("refused socket"), std::string_view::npos)
+        << failing.error_message();
     EXPECT_FALSE(healthy_done.done()) << "the healthy transfer was failed too";
     EXPECT_EQ(core->stats().registration_failures, 1u);
 
     pair.poke();
-    ASSERT_TRUE(test::run_until(ioc, [&] { return healthy_done.done(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return healthy_done.done(); }, std::chrono::seconds(5)));
     EXPECT_FALSE(healthy_done.ec);
     EXPECT_EQ(failing_done.calls, 1);
     EXPECT_EQ(healthy_done.calls, 1);
@@ -216,11 +224,12 @@ TEST_F(scripted, starting_a_transfer_from_inside_a_callback_is_deferred) {
         engine.finish(first.native_handle(), CURLE_OK);
     };
     core->initiate(first.state(), first_done.handler(), true);
-    ASSERT_TRUE(test::run_until(ioc, [&] { return first_done.done() && engine.added.size() == 1; },
-                                std::chrono::seconds(5)));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return first_done.done() && engine.added.size() == 1; }, std::chrono::seconds(5)));
     EXPECT_EQ(engine.added.front(), second.native_handle());
     core->cancel_all();
-    ASSERT_TRUE(test::run_until(ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)));
     EXPECT_EQ(second_done.ec, boost::asio::error::operation_aborted);
 }
 

@@ -3,9 +3,9 @@
 
 #include <asiocurl/error.hpp>
 
+#include <curl/curl.h>
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
-#include <curl/curl.h>
 
 #include <cstdint>
 
@@ -32,8 +32,8 @@ struct easy_state {
         bool on_multi_executor = false;  // the handler's associated executor is the multi's
         cancel_link* cancellation = nullptr;
         std::uint64_t serial = 0;
-        bool started = false;   // the multi's executor has picked it up (added, or failed it)
-        bool orphaned = false;  // the `easy` was destroyed while in flight; the multi owns this state
+        bool started = false;        // the multi's executor has picked it up (added, or failed it)
+        bool orphaned = false;       // the `easy` was destroyed while in flight; the multi owns this state
         easy_state* prev = nullptr;  // the multi's list of transfers added to curl
         easy_state* next = nullptr;
     } transfer;

@@ -59,7 +59,9 @@ struct cancel_link {
     void* core = nullptr;
     easy_state* transfer = nullptr;  // null once the transfer has completed
 
-    friend void intrusive_ptr_add_ref(cancel_link* l) noexcept { l->refs.fetch_add(1, std::memory_order_relaxed); }
+    friend void intrusive_ptr_add_ref(cancel_link* l) noexcept {
+        l->refs.fetch_add(1, std::memory_order_relaxed);
+    }
     friend void intrusive_ptr_release(cancel_link* l) noexcept {
         if (l->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete l;
     }
@@ -94,7 +96,9 @@ public:
     std::size_t in_flight() const noexcept { return in_flight_; }
     const multi_stats& stats() const noexcept { return stats_; }
 
-    friend void intrusive_ptr_add_ref(multi_core* c) noexcept { c->refs_.fetch_add(1, std::memory_order_relaxed); }
+    friend void intrusive_ptr_add_ref(multi_core* c) noexcept {
+        c->refs_.fetch_add(1, std::memory_order_relaxed);
+    }
     friend void intrusive_ptr_release(multi_core* c) noexcept {
         if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete c;
     }
@@ -153,7 +157,7 @@ private:
     Engine engine_;
     boost::asio::steady_timer timer_;
     std::uint64_t timer_generation_ = 0;  // DESIGN rule 2: a wait for an older arm is ignored
-    int curl_depth_ = 0;                   // > 0 while a call into curl that may call back is on the stack
+    int curl_depth_ = 0;                  // > 0 while a call into curl that may call back is on the stack
     std::atomic<bool> shut_down_{false};  // no new transfer accepted
     bool cleaned_up_ = false;             // curl_multi_cleanup has run
 

@@ -47,7 +47,7 @@ void easy::set(CURLoption option, const T& value, error_code& ec) {
     } else if constexpr (std::is_same_v<T, std::string>) {
         // Already NUL-terminated: no copy, only the check for an embedded NUL.
         ec = value.find('\0') != std::string::npos ? error_code(errc::invalid_argument)
-                                                    : detail::setopt_c_string(handle, option, value.c_str());
+                                                   : detail::setopt_c_string(handle, option, value.c_str());
     } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
         ec = detail::setopt_string(handle, option, std::string_view(value));
     } else if constexpr (std::is_same_v<T, curl_slist*>) {

@@ -23,7 +23,8 @@ struct basic_multi<Executor>::initiate_perform {
         if constexpr (std::is_same_v<decltype(handler_executor), executor_type>)
             on_multi_executor = handler_executor == executor;
         boost::asio::any_completion_handler<void(error_code)> erased(std::forward<Handler>(handler));
-        if (!core) return detail::post_completion(executor, std::move(erased), errc::shut_down, on_multi_executor);
+        if (!core)
+            return detail::post_completion(executor, std::move(erased), errc::shut_down, on_multi_executor);
         core->initiate(state, std::move(erased), on_multi_executor);
     }
 };
@@ -68,7 +69,7 @@ template <class Executor>
 template <class CompletionToken>
 auto basic_multi<Executor>::async_perform(easy& handle, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(error_code)>(initiate_perform{}, token, core_,
-                                                                         handle.state(), executor_);
+                                                                          handle.state(), executor_);
 }
 
 template <class Executor>

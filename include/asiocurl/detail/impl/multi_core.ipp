@@ -11,14 +11,14 @@
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/io_context.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
-#include <unistd.h>
 #include <utility>
 
 namespace asiocurl::detail {
@@ -63,7 +63,8 @@ struct multi_core<Engine>::start_op {
     easy_state* state;
 
     start_op(boost::intrusive_ptr<multi_core> c, easy_state* s) : core(std::move(c)), state(s) {}
-    start_op(start_op&& other) noexcept : core(std::move(other.core)), state(std::exchange(other.state, nullptr)) {}
+    start_op(start_op&& other) noexcept
+        : core(std::move(other.core)), state(std::exchange(other.state, nullptr)) {}
     start_op& operator=(start_op&&) = delete;
     ~start_op() {
         if (!state) return;
@@ -113,9 +114,8 @@ template <class Engine>
 template <class Work>
 void multi_core<Engine>::run_outside_curl(Work&& work) {
     if (curl_depth_ == 0) return work();
-    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), w = std::forward<Work>(work)]() mutable {
-        w();
-    });
+    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this),
+                                  w = std::forward<Work>(work)]() mutable { w(); });
 }
 
 // ---- starting and finishing transfers ----------------------------------------------------------------
@@ -221,7 +221,8 @@ void multi_core<Engine>::start(easy_state& state) {
     }
     if (added != CURLM_OK) {
         track(added);
-        std::snprintf(state.error_buffer, CURL_ERROR_SIZE, "curl_multi_add_handle: %s", curl_multi_strerror(added));
+        std::snprintf(state.error_buffer, CURL_ERROR_SIZE, "curl_multi_add_handle: %s",
+                      curl_multi_strerror(added));
         finish(state, make_error_code(added));
     }
 }
@@ -304,16 +305,18 @@ void multi_core<Engine>::cancel_transfer(easy_state& state, unsigned types) {
     const unsigned aborting = static_cast<unsigned>(boost::asio::cancellation_type::terminal) |
                               static_cast<unsigned>(boost::asio::cancellation_type::partial);
     if ((types & aborting) == 0) return;
-    run_outside_curl([self = boost::intrusive_ptr<multi_core>(this), s = &state, serial = state.transfer.serial] {
-        if (self->is_active(s) && s->transfer.serial == serial)
-            self->abort_transfer(*s, boost::asio::error::operation_aborted);
-    });
+    run_outside_curl(
+        [self = boost::intrusive_ptr<multi_core>(this), s = &state, serial = state.transfer.serial] {
+            if (self->is_active(s) && s->transfer.serial == serial)
+                self->abort_transfer(*s, boost::asio::error::operation_aborted);
+        });
 }
 
 template <class Engine>
 void multi_core<Engine>::cancel_all() {
     run_outside_curl([self = boost::intrusive_ptr<multi_core>(this)] {
-        while (self->active_head_) self->abort_transfer(*self->active_head_, boost::asio::error::operation_aborted);
+        while (self->active_head_)
+            self->abort_transfer(*self->active_head_, boost::asio::error::operation_aborted);
     });
 }
 
@@ -330,7 +333,8 @@ template <class Engine>
 void multi_core<Engine>::shutdown_now() {
     if (cleaned_up_) return;
     cleaned_up_ = true;
-    while (active_head_) abort_transfer(*active_head_, boost::asio::error::operation_aborted);
+    while (active_head_)
+        abort_transfer(*active_head_, boost::asio::error::operation_aborted);
     {
         curl_call_scope scope(*this);
         track(engine_.cleanup());
@@ -351,8 +355,8 @@ void multi_core<Engine>::fail_transfer_later(CURL* easy, error_code ec, curl_soc
     auto* state = static_cast<easy_state*>(data);
     // Only transfers of this multi can be failed; a socket of an internal handle has nobody to tell.
     if (!state || state->transfer.runner != this) return;
-    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), state, serial = state->transfer.serial,
-                                  ec, fd] {
+    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), state,
+                                  serial = state->transfer.serial, ec, fd] {
         if (!self->is_active(state) || state->transfer.serial != serial) return;
         std::snprintf(state->error_buffer, CURL_ERROR_SIZE, "asiocurl: the reactor refused socket %d: %s",
                       static_cast<int>(fd), ec.message().c_str());
@@ -412,13 +416,17 @@ int multi_core<Engine>::on_socket(CURL* easy, curl_socket_t fd, int what, void* 
 template <class Engine>
 int multi_core<Engine>::on_timer(CURLM*, long timeout_ms, void* userp) {
     auto& self = *static_cast<multi_core*>(userp);
+    // curl_multi_cleanup may still move the timer; nothing runs after it (and the core may be in its
+    // destructor, where no reference to it may be taken).
+    if (self.cleaned_up_) return 0;
     const std::uint64_t generation = ++self.timer_generation_;
     self.timer_.cancel();
     if (timeout_ms < 0) return 0;
     auto core = boost::intrusive_ptr<multi_core>(&self);
     if (timeout_ms == 0) {
         // Rule 2: "soon", never inline: curl is on the stack.
-        boost::asio::post(self.executor_, [core = std::move(core), generation] { core->on_timeout(generation); });
+        boost::asio::post(self.executor_,
+                          [core = std::move(core), generation] { core->on_timeout(generation); });
         return 0;
     }
     self.timer_.expires_after(std::chrono::milliseconds(timeout_ms));
