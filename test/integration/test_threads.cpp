@@ -15,6 +15,7 @@
 
 #include <array>
 #include <condition_variable>
+#include <cstdlib>
 #include <future>
 #include <mutex>
 #include <random>
@@ -36,9 +37,13 @@ struct client_slot {
     bool idle = true;
     int completions = 0;
 
+    // Bounded: a lost completion fails the test instead of hanging it.
     void wait_idle() {
         std::unique_lock lock(mutex);
-        idle_changed.wait(lock, [&] { return idle; });
+        if (!idle_changed.wait_for(lock, std::chrono::seconds(30), [&] { return idle; })) {
+            ADD_FAILURE() << "a transfer did not complete within 30 s";
+            std::abort();  // the handler may still run later and touch this slot
+        }
     }
 };
 

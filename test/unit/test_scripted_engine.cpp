@@ -46,6 +46,8 @@ protected:
     test::fd_baseline fds;
     boost::intrusive_ptr<core_type> core = core_type::create(ioc.get_executor());
     scripted_engine& engine = core->engine();
+    // Completions live in the fixture: after a failed ASSERT, TearDown's shutdown still completes them.
+    completion done, failing_done, healthy_done, first_done, second_done;
 
     void TearDown() override {
         core->shutdown();
@@ -72,7 +74,6 @@ protected:
 TEST_F(scripted, remove_then_reuse_of_the_same_fd_number_in_one_action) {
     easy handle;
     CURL* h = handle.native_handle();
-    completion done;
     auto first = std::make_unique<socket_pair>();
     const int fd = first->local;
     socket_pair second;
@@ -86,6 +87,7 @@ TEST_F(scripted, remove_then_reuse_of_the_same_fd_number_in_one_action) {
             EXPECT_EQ(events, CURL_CSELECT_IN);
             step = 2;
             engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+            EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "REMOVE closed curl's socket";
             // curl closes the socket and the next socket() returns the same number.
             ::close(first->peer);
             first->peer = -1;
@@ -121,7 +123,6 @@ TEST_F(scripted, remove_then_reuse_of_the_same_fd_number_in_one_action) {
 TEST_F(scripted, timer_zero_from_inside_a_socket_callback_is_posted) {
     easy handle;
     CURL* h = handle.native_handle();
-    completion done;
     socket_pair pair;
     engine.on_add = [&](CURL*) { engine.timer_cb(0); };
     engine.on_action = [&](curl_socket_t s, int) {
@@ -146,7 +147,6 @@ TEST_F(scripted, timer_zero_from_inside_a_socket_callback_is_posted) {
 // Rule 2: -1 after 0 cancels the pending "soon"; a later arm replaces an earlier one.
 TEST_F(scripted, minus_one_after_zero_cancels_and_rearming_replaces) {
     easy handle;
-    completion done;
     engine.on_add = [&](CURL*) {
         engine.timer_cb(0);
         engine.timer_cb(-1);
@@ -176,7 +176,6 @@ TEST_F(scripted, minus_one_after_zero_cancels_and_rearming_replaces) {
 // socket callback still answers 0 (checked in TearDown).
 TEST_F(scripted, a_registration_failure_fails_only_its_own_transfer) {
     easy failing, healthy;
-    completion failing_done, healthy_done;
     socket_pair pair;
     int closed_fd = ::open("/dev/null", O_RDONLY);
     ASSERT_GE(closed_fd, 0);
@@ -214,7 +213,6 @@ TEST_F(scripted, a_registration_failure_fails_only_its_own_transfer) {
 // Rule 1: a transfer started from inside a curl callback is deferred until curl has returned.
 TEST_F(scripted, starting_a_transfer_from_inside_a_callback_is_deferred) {
     easy first, second;
-    completion first_done, second_done;
     engine.on_add = [&](CURL* h) {
         if (h == first.native_handle()) engine.timer_cb(0);
     };
