@@ -39,6 +39,12 @@ public:
                 return "wrong value type for this curl option";
             case errc::empty_handle:
                 return "the handle is empty (moved from)";
+            case errc::header_injection:
+                return "CR, LF or NUL in a URL or header, or an invalid header name";
+            case errc::no_url:
+                return "the request target is not a URL and options::base_url is empty";
+            case errc::response_too_large:
+                return "the response is larger than options::max_response_size";
         }
         return "unknown asiocurl error";
     }
@@ -137,6 +143,9 @@ public:
     bool equivalent(const error_code& code, int value) const noexcept override {
         if (code.category() == curl_category())
             return curl_code_matches(static_cast<CURLcode>(code.value()), static_cast<condition>(value));
+        if (code.category() == library_category())
+            return static_cast<errc>(code.value()) == errc::response_too_large &&
+                   static_cast<condition>(value) == condition::too_large;
         return false;
     }
 };

@@ -41,6 +41,9 @@ enum class errc {
     invalid_argument,     ///< an argument the library checks before calling curl was refused
     wrong_option_type,    ///< a value of the wrong type was given for a curl option
     empty_handle,         ///< the easy handle was moved from
+    header_injection,     ///< a URL or header carries CR, LF or NUL, or a header name is not a token
+    no_url,               ///< an origin-form request target without http::options::base_url
+    response_too_large,   ///< the response body passed http::options::max_response_size
 };
 const boost::system::error_category& library_category() noexcept;
 inline error_code make_error_code(errc e) noexcept {
@@ -54,7 +57,7 @@ enum class condition {
     connect_failed,       ///< CURLE_COULDNT_CONNECT
     resolve_failed,       ///< CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY
     tls_failed,           ///< handshake, verification, certificate, pinning failures
-    too_large,            ///< CURLE_FILESIZE_EXCEEDED, CURLE_TOO_LARGE, CURLE_OUT_OF_MEMORY of a body
+    too_large,            ///< CURLE_FILESIZE_EXCEEDED, errc::response_too_large
     aborted_by_callback,  ///< CURLE_ABORTED_BY_CALLBACK, CURLE_WRITE_ERROR, CURLE_READ_ERROR
     send_failed,          ///< CURLE_SEND_ERROR
     receive_failed,       ///< CURLE_RECV_ERROR

@@ -163,6 +163,21 @@ private:
             for (const auto& f : req)
                 body.append(f.name_string()).append(": ").append(f.value()).append("\n");
             co_await send_text(200, std::move(body));
+        } else if (t.path == "/redirect-to" && t.query.starts_with("url=")) {
+            // An absolute Location, to another server or scheme (taken verbatim: no '&' in test URLs).
+            http::response<http::string_body> res{http::status::found, 11};
+            res.set(http::field::location, t.query.substr(4));
+            co_await send(res);
+        } else if (t.path == "/repeat") {
+            // The same header twice, in order: clients must keep both.
+            http::response<http::string_body> res{http::status::ok, 11, "repeated\n"};
+            res.insert("X-Repeat", "first");
+            res.insert("X-Repeat", "second");
+            co_await send(res);
+        } else if (t.path == "/set-cookie" && t.query.find('=') != std::string_view::npos) {
+            http::response<http::string_body> res{http::status::ok, 11, "cookie set\n"};
+            res.set(http::field::set_cookie, std::string(t.query) + "; Path=/");
+            co_await send(res);
         } else if (t.route == "/redirect" && t.arg == 0u) {
             co_await send_text(200, "done");
         } else if (t.route == "/redirect" && t.arg) {
@@ -270,6 +285,11 @@ struct test_server::impl {
             tls_ctx.emplace(ssl::context::tls_server);
             tls_ctx->use_certificate_chain_file(tls().cert_file);
             tls_ctx->use_private_key_file(tls().key_file, ssl::context::pem);
+            if (opts.require_client_certificate) {
+                tls_ctx->load_verify_file(tls().ca_file);
+                tls_ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+            }
+            if (opts.tls_1_2_only) SSL_CTX_set_max_proto_version(tls_ctx->native_handle(), TLS1_2_VERSION);
         }
         const asio::ip::address address = !opts.address.empty() ? asio::ip::make_address(opts.address)
                                           : opts.ipv6 ? asio::ip::address(asio::ip::address_v6::loopback())

@@ -11,7 +11,7 @@ namespace asiocurl::test {
 // HTTP/1.1 server on loopback that runs its own io_context on its own thread, so tests can block or
 // tear down their io_context without affecting it. Routes:
 //   /bytes/N, /chunked/N?chunk=K, /close/N, /trickle/N?chunk=K&interval_ms=M, /stall, /status/CODE,
-//   /echo, /headers, /redirect/N; anything else is 404.
+//   /echo, /headers, /redirect/N, /redirect-to?url=ABSOLUTE, /set-cookie?NAME=VALUE; anything else is 404.
 // Every response carries X-Connection-Id (1-based, accept order) and X-Request-Number (1-based per
 // connection) so tests can observe connection reuse.
 class test_server {
@@ -20,6 +20,8 @@ public:
         bool tls = false;
         bool ipv6 = false;         // listen on ::1 instead of 127.0.0.1
         std::string address = {};  // another loopback address to listen on (e.g. 127.0.1.1), if not empty
+        bool require_client_certificate = false;  // TLS: refuse clients without a certificate of the test CA
+        bool tls_1_2_only = false;                // TLS: offer nothing above TLS 1.2
     };
 
     test_server();

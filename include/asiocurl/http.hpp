@@ -1,0 +1,10 @@
+// The http layer: Beast messages in, Beast messages out (pulls in Boost.Beast's HTTP headers).
+#ifndef ASIOCURL_HTTP_HPP
+#define ASIOCURL_HTTP_HPP
+
+#include <asiocurl/http/cookie_jar.hpp>
+#include <asiocurl/http/fetch.hpp>
+#include <asiocurl/http/options.hpp>
+#include <asiocurl/http/response.hpp>
+
+#endif

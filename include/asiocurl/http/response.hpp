@@ -1,0 +1,41 @@
+// asiocurl::http::response: a Beast response plus what curl knows about the transfer.
+#ifndef ASIOCURL_HTTP_RESPONSE_HPP
+#define ASIOCURL_HTTP_RESPONSE_HPP
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace asiocurl::http {
+
+/// What curl knows about a finished transfer that a Beast message does not carry.
+struct transfer_info {
+    std::string effective_url;  ///< the URL last fetched (after redirects)
+    long redirect_count = 0;
+    struct timings {
+        std::chrono::microseconds resolve{};     ///< name resolved (from the start)
+        std::chrono::microseconds connect{};     ///< TCP connected
+        std::chrono::microseconds tls{};         ///< TLS handshake done (0 without TLS)
+        std::chrono::microseconds first_byte{};  ///< first response byte
+        std::chrono::microseconds total{};
+    } times;
+    std::uint64_t bytes_sent = 0;      ///< request body bytes
+    std::uint64_t bytes_received = 0;  ///< response body bytes (as received, before decoding)
+    bool connection_reused = false;    ///< no new connection was opened for it
+    unsigned http_version = 0;         ///< 10, 11, 20 or 30
+};
+
+/// A Beast response (status, reason, version, every header in order, body) with the transfer's info.
+template <class Body = boost::beast::http::string_body, class Fields = boost::beast::http::fields>
+class response : public boost::beast::http::response<Body, Fields> {
+public:
+    using boost::beast::http::response<Body, Fields>::response;
+    transfer_info info;
+};
+
+}  // namespace asiocurl::http
+
+#endif

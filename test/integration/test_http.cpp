@@ -1,0 +1,376 @@
+// The http layer against the loopback Beast server: requests and responses as Beast messages, every option,
+// the security defaults, and the Asio contract.
+#include <asiocurl/http.hpp>
+
+#include "multi_fixture.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/file_body.hpp>
+#include <boost/beast/http/vector_body.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+namespace asiocurl {
+namespace {
+
+namespace bhttp = boost::beast::http;
+using namespace std::chrono_literals;
+
+class http_test : public test::multi_test {
+protected:
+    template <class Body>
+    struct outcome {
+        error_code ec;
+        http::response<Body> res;
+        int calls = 0;
+    };
+
+    // Runs one fetch to completion with a callback and checks it completed exactly once.
+    template <class Body = bhttp::string_body, class Request>
+    outcome<Body> fetch(Request request, http::options opts = {}) {
+        outcome<Body> out;
+        http::async_fetch<Body>(*m, std::move(request), std::move(opts),
+                                [&](error_code ec, http::response<Body> res) {
+                                    out.ec = ec;
+                                    out.res = std::move(res);
+                                    ++out.calls;
+                                });
+        EXPECT_TRUE(test::run_until(
+            ioc, [&] { return out.calls > 0; }, 20s));
+        ioc.poll();
+        EXPECT_EQ(out.calls, 1);
+        return out;
+    }
+
+    static bhttp::request<bhttp::empty_body> get(std::string target) {
+        return bhttp::request<bhttp::empty_body>(bhttp::verb::get, target, 11);
+    }
+};
+
+std::string pin_of(const std::string& cert_file) {
+    FILE* file = std::fopen(cert_file.c_str(), "r");
+    X509* cert = PEM_read_X509(file, nullptr, nullptr, nullptr);
+    std::fclose(file);
+    unsigned char* der = nullptr;
+    const int length = i2d_PUBKEY(X509_get0_pubkey(cert), &der);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(der, static_cast<size_t>(length), digest);
+    unsigned char encoded[64] = {};
+    EVP_EncodeBlock(encoded, digest, SHA256_DIGEST_LENGTH);
+    OPENSSL_free(der);
+    X509_free(cert);
+    return "sha256//" + std::string(reinterpret_cast<char*>(encoded));
+}
+
+TEST_F(http_test, short_form_in_a_coroutine_with_what_curl_knows) {
+    int finished = 0;
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> boost::asio::awaitable<void> {
+            auto res = co_await http::async_fetch(*m, server.url("/bytes/5000"), boost::asio::use_awaitable);
+            EXPECT_EQ(res.result(), bhttp::status::ok);
+            EXPECT_EQ(res.version(), 11u);
+            EXPECT_EQ(res.reason(), "OK");
+            EXPECT_EQ(res.body(), test::expected_body(5000));
+            EXPECT_EQ(res[bhttp::field::content_length], "5000");
+            EXPECT_EQ(res["X-Connection-Id"], "1");
+            EXPECT_EQ(res.info.effective_url, server.url("/bytes/5000"));
+            EXPECT_EQ(res.info.http_version, 11u);
+            EXPECT_EQ(res.info.bytes_received, 5000u);
+            EXPECT_FALSE(res.info.connection_reused);
+            EXPECT_GT(res.info.times.total.count(), 0);
+            EXPECT_GE(res.info.times.first_byte, res.info.times.connect);
+            auto again = co_await http::async_fetch(*m, server.url("/repeat"), boost::asio::use_awaitable);
+            EXPECT_TRUE(again.info.connection_reused);
+            std::vector<std::string> repeated;
+            for (auto it = again.find("X-Repeat"); it != again.end() && it->name_string() == "X-Repeat"; ++it)
+                repeated.emplace_back(it->value());
+            EXPECT_EQ(repeated, (std::vector<std::string>{"first", "second"}));
+            ++finished;
+        },
+        boost::asio::detached);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return finished == 1; }));
+}
+
+TEST_F(http_test, forwards_an_origin_form_request_to_the_base_url) {
+    bhttp::request<bhttp::string_body> request(bhttp::verb::post, "/echo", 11);
+    request.set(bhttp::field::content_type, "text/x-test");
+    request.body() = "forwarded body";
+    request.prepare_payload();
+    auto out = fetch(std::move(request), {.base_url = server.url("")});
+    ASSERT_FALSE(out.ec) << out.ec.message();
+    EXPECT_EQ(out.res.body(), "forwarded body");
+    EXPECT_EQ(out.res[bhttp::field::content_type], "text/x-test");
+
+    // What the upstream sees: the client's own headers, not its connection management or Host.
+    bhttp::request<bhttp::empty_body> incoming(bhttp::verb::get, "/headers", 11);
+    incoming.set(bhttp::field::host, "client-facing.example");
+    incoming.set(bhttp::field::connection, "close");
+    incoming.set("X-Custom", "kept");
+    incoming.set("X-Empty", "");
+    auto seen = fetch(std::move(incoming), {.base_url = server.url("/")});
+    ASSERT_FALSE(seen.ec);
+    EXPECT_NE(seen.res.body().find("X-Custom: kept\n"), std::string::npos) << seen.res.body();
+    EXPECT_NE(seen.res.body().find("X-Empty: \n"), std::string::npos) << seen.res.body();
+    EXPECT_EQ(seen.res.body().find("client-facing.example"), std::string::npos);
+    EXPECT_EQ(seen.res.body().find("close"), std::string::npos);
+}
+
+TEST_F(http_test, any_beast_body_in_and_out) {
+    auto vec = fetch<bhttp::vector_body<char>>(get(server.url("/chunked/30000?chunk=1000")));
+    ASSERT_FALSE(vec.ec);
+    EXPECT_EQ(std::string(vec.res.body().begin(), vec.res.body().end()), test::expected_body(30000));
+
+    bhttp::request<bhttp::empty_body> head(bhttp::verb::head, server.url("/bytes/100"), 11);
+    auto empty = fetch<bhttp::empty_body>(std::move(head));
+    ASSERT_FALSE(empty.ec) << empty.ec.message();
+    EXPECT_EQ(empty.res[bhttp::field::content_length], "100");
+
+    // A file uploaded, and the echo downloaded into another file.
+    const std::string dir = test::tls().dir;
+    const std::string upload_path = dir + "/upload.bin", download_path = dir + "/download.bin";
+    std::ofstream(upload_path, std::ios::binary) << test::expected_body(300000);
+    bhttp::request<bhttp::file_body> upload(bhttp::verb::put, server.url("/echo"), 11);
+    boost::beast::error_code file_ec;
+    upload.body().open(upload_path.c_str(), boost::beast::file_mode::read, file_ec);
+    ASSERT_FALSE(file_ec);
+    upload.prepare_payload();
+    http::response<bhttp::file_body> into;
+    into.body().open(download_path.c_str(), boost::beast::file_mode::write, file_ec);
+    ASSERT_FALSE(file_ec);
+    std::optional<error_code> result;
+    http::async_fetch(*m, std::move(upload), {}, std::move(into),
+                      [&](error_code ec, http::response<bhttp::file_body> res) {
+                          result = ec;
+                          EXPECT_EQ(res.result_int(), 200u);
+                          EXPECT_EQ(res.info.bytes_sent, 300000u);
+                      });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return result.has_value(); }));
+    EXPECT_FALSE(*result) << result->message();
+    std::ifstream downloaded(download_path, std::ios::binary);
+    const std::string content((std::istreambuf_iterator<char>(downloaded)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(content == test::expected_body(300000)) << content.size();
+}
+
+TEST_F(http_test, redirects_off_on_and_limited) {
+    auto off = fetch(get(server.url("/redirect/3")));
+    ASSERT_FALSE(off.ec);
+    EXPECT_EQ(off.res.result(), bhttp::status::found);
+    EXPECT_EQ(off.res[bhttp::field::location], "/redirect/2");
+
+    auto on = fetch(get(server.url("/redirect/3")), {.follow_redirects = true});
+    ASSERT_FALSE(on.ec);
+    EXPECT_EQ(on.res.result(), bhttp::status::ok);
+    EXPECT_EQ(on.res.body(), "done");
+    EXPECT_EQ(on.res.info.redirect_count, 3);
+    EXPECT_EQ(on.res.info.effective_url, server.url("/redirect/0"));
+    EXPECT_EQ(on.res.count(bhttp::field::location), 0u) << "the head is the final response's";
+
+    auto limited = fetch(get(server.url("/redirect/3")), {.follow_redirects = true, .max_redirects = 1});
+    EXPECT_EQ(limited.ec, condition::too_many_redirects);
+}
+
+TEST_F(http_test, total_and_connect_timeouts) {
+    auto stalled = fetch(get(server.url("/stall")), {.timeout = 300ms});
+    EXPECT_EQ(stalled.ec, condition::timed_out) << stalled.ec.message();
+
+    // A listener that accepts and never speaks TLS: the handshake is part of the connect phase.
+    boost::asio::io_context silent_context;
+    boost::asio::ip::tcp::acceptor silent(silent_context, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = silent.local_endpoint().port();
+    auto handshake =
+        fetch(get("https://127.0.0.1:" + std::to_string(port) + "/"), {.connect_timeout = 300ms});
+    EXPECT_EQ(handshake.ec, condition::timed_out) << handshake.ec.message();
+}
+
+TEST_F(http_test, tls_verification_pinning_client_certificates_and_minimum_version) {
+    test::test_server secure(test::test_server::options{.tls = true});
+    auto unverified = fetch(get(secure.url("/bytes/10")));  // the system store does not know the test CA
+    EXPECT_EQ(unverified.ec, condition::tls_failed);
+    EXPECT_EQ(unverified.res.result_int(), 0u);
+
+    http::options trusted;
+    trusted.tls.ca_file = test::tls().ca_file;
+    auto ok = fetch(get(secure.url("/bytes/10")), trusted);
+    ASSERT_FALSE(ok.ec) << ok.ec.message();
+
+    http::options pinned = trusted;
+    pinned.tls.pinned_public_key = pin_of(test::tls().cert_file);
+    EXPECT_FALSE(fetch(get(secure.url("/bytes/10")), pinned).ec);
+    pinned.tls.pinned_public_key = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    EXPECT_EQ(fetch(get(secure.url("/bytes/10")), pinned).ec, condition::tls_failed);
+
+    test::test_server mutual(test::test_server::options{.tls = true, .require_client_certificate = true});
+    EXPECT_TRUE(fetch(get(mutual.url("/bytes/10")), trusted).ec) << "served without a client certificate";
+    http::options with_certificate = trusted;
+    with_certificate.tls.client_certificate = test::tls().client_cert_file;
+    with_certificate.tls.client_key = test::tls().client_key_file;
+    auto authenticated = fetch(get(mutual.url("/bytes/10")), with_certificate);
+    EXPECT_FALSE(authenticated.ec) << authenticated.ec.message();
+
+    test::test_server old(test::test_server::options{.tls = true, .tls_1_2_only = true});
+    EXPECT_FALSE(fetch(get(old.url("/bytes/10")), trusted).ec);
+    http::options modern = trusted;
+    modern.tls.min_version = CURL_SSLVERSION_TLSv1_3;
+    EXPECT_EQ(fetch(get(old.url("/bytes/10")), modern).ec, condition::tls_failed);
+    m.reset();
+    EXPECT_TRUE(secure.wait_for_idle(5s) && mutual.wait_for_idle(5s) && old.wait_for_idle(5s));
+}
+
+TEST_F(http_test, cookies_are_shared_through_a_jar) {
+    auto jar = std::make_shared<http::cookie_jar>();
+    ASSERT_FALSE(fetch(get(server.url("/set-cookie?session=abc123")), {.cookies = jar}).ec);
+    auto with_jar = fetch(get(server.url("/headers")), {.cookies = jar});
+    EXPECT_NE(with_jar.res.body().find("Cookie: session=abc123"), std::string::npos) << with_jar.res.body();
+    auto without = fetch(get(server.url("/headers")));
+    EXPECT_EQ(without.res.body().find("Cookie:"), std::string::npos);
+    ASSERT_EQ(jar->cookies().size(), 1u);
+    EXPECT_NE(jar->cookies().front().find("abc123"), std::string::npos);
+    jar->clear();
+    EXPECT_TRUE(jar->cookies().empty());
+}
+
+TEST_F(http_test, user_agent_and_raw_curl_options) {
+    auto default_agent = fetch(get(server.url("/headers")));
+    EXPECT_NE(default_agent.res.body().find("User-Agent: asiocurl/"), std::string::npos);
+    auto custom = fetch(get(server.url("/headers")), {.user_agent = "probe/1.0", .customize = [](easy& e) {
+                                                          e.set(CURLOPT_REFERER, "http://ref/");
+                                                      }});
+    EXPECT_NE(custom.res.body().find("User-Agent: probe/1.0"), std::string::npos);
+    EXPECT_NE(custom.res.body().find("Referer: http://ref/"), std::string::npos);
+}
+
+TEST_F(http_test, responses_beyond_the_size_limit_fail_cleanly) {
+    auto announced = fetch(get(server.url("/bytes/100000")), {.max_response_size = 1000});
+    EXPECT_EQ(announced.ec, condition::too_large) << announced.ec.message();
+    // Chunked: no length up front; the limit cuts it while it arrives.
+    auto streamed = fetch(get(server.url("/chunked/2000000?chunk=10000")), {.max_response_size = 50000});
+    EXPECT_EQ(streamed.ec, errc::response_too_large);
+    EXPECT_EQ(streamed.ec, condition::too_large);
+    EXPECT_LE(streamed.res.body().size(), 50000u);
+}
+
+TEST_F(http_test, only_http_and_https_also_after_a_redirect) {
+    EXPECT_EQ(fetch(get("file:///etc/passwd")).ec, condition::protocol_refused);
+    for (const char* target : {"file:///etc/passwd", "ftp://127.0.0.1:9/x"}) {
+        auto out =
+            fetch(get(server.url(std::string("/redirect-to?url=") + target)), {.follow_redirects = true});
+        EXPECT_EQ(out.ec, condition::protocol_refused) << target << ": " << out.ec.message();
+        EXPECT_TRUE(out.res.body().empty());
+    }
+}
+
+TEST_F(http_test, header_injection_is_refused_before_anything_is_sent) {
+    const auto served = server.requests_served();
+    auto value = get(server.url("/headers"));
+    value.set("X-Value", "a\r\nX-Injected: 1");
+    auto name = get(server.url("/headers"));
+    name.set("X Bad", "1");
+    auto url = get(server.url("/headers\r\nX-Injected: 1"));
+    for (auto* request : {&value, &name, &url}) {
+        auto out = fetch(*request);
+        EXPECT_EQ(out.ec, errc::header_injection);
+    }
+    auto no_url = fetch(get("/relative"));
+    EXPECT_EQ(no_url.ec, errc::no_url);
+    EXPECT_EQ(server.requests_served(), served);
+}
+
+TEST_F(http_test, credentials_do_not_follow_a_redirect_to_another_host) {
+    test::test_server other;
+    auto same = get(server.url("/redirect-to?url=" + server.url("/headers")));
+    same.set(bhttp::field::authorization, "Bearer secret");
+    auto kept = fetch(std::move(same), {.follow_redirects = true});
+    EXPECT_NE(kept.res.body().find("Bearer secret"), std::string::npos) << "same host: credentials kept";
+
+    auto away = get(server.url("/redirect-to?url=" + other.url("/headers")));
+    away.set(bhttp::field::authorization, "Bearer secret");
+    auto dropped = fetch(std::move(away), {.follow_redirects = true});
+    ASSERT_FALSE(dropped.ec);
+    EXPECT_EQ(dropped.res.info.effective_url, other.url("/headers"));
+    EXPECT_EQ(dropped.res.body().find("secret"), std::string::npos) << dropped.res.body();
+    m.reset();
+    EXPECT_TRUE(other.wait_for_idle(5s));
+}
+
+TEST_F(http_test, every_token_family_and_the_executor_contract) {
+    auto future = http::async_fetch(*m, server.url("/bytes/10"), boost::asio::use_future);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return future.wait_for(0s) == std::future_status::ready; }));
+    EXPECT_EQ(future.get().body(), test::expected_body(10));
+
+    auto op = http::async_fetch(*m, server.url("/bytes/20"), boost::asio::deferred);
+    std::optional<std::size_t> deferred_size;
+    std::move(op)([&](error_code, http::response<> res) { deferred_size = res.body().size(); });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return deferred_size.has_value(); }));
+    EXPECT_EQ(*deferred_size, 20u);
+
+    int finished = 0;
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> boost::asio::awaitable<void> {
+            auto [ec, res] = co_await http::async_fetch(*m, "http://127.0.0.1:9/",
+                                                        boost::asio::as_tuple(boost::asio::use_awaitable));
+            EXPECT_EQ(ec, condition::connect_failed);
+            error_code redirected;
+            co_await http::async_fetch(*m, "http://127.0.0.1:9/",
+                                       boost::asio::redirect_error(boost::asio::use_awaitable, redirected));
+            EXPECT_EQ(redirected, condition::connect_failed);
+            ++finished;
+        },
+        boost::asio::detached);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return finished == 1; }));
+
+    // Immediate failures are posted; handlers run on their bound executor.
+    auto strand = boost::asio::make_strand(ioc);
+    bool initiating = true, on_strand = false, done = false;
+    http::async_fetch(*m, get("/no-base-url"), {},
+                      boost::asio::bind_executor(strand, [&](error_code ec, auto) {
+                          EXPECT_FALSE(initiating);
+                          EXPECT_EQ(ec, errc::no_url);
+                          on_strand = strand.running_in_this_thread();
+                          done = true;
+                      }));
+    initiating = false;
+    ASSERT_TRUE(test::run_until(ioc, [&] { return done; }));
+    EXPECT_TRUE(on_strand);
+}
+
+TEST_F(http_test, terminal_and_partial_cancellation_abort_the_fetch) {
+    for (auto type : {boost::asio::cancellation_type::terminal, boost::asio::cancellation_type::partial}) {
+        boost::asio::cancellation_signal signal;
+        std::optional<error_code> result;
+        http::async_fetch(*m, server.url("/trickle/100000?chunk=100&interval_ms=5"),
+                          boost::asio::bind_cancellation_slot(
+                              signal.slot(), [&](error_code ec, http::response<>) { result = ec; }));
+        ASSERT_TRUE(
+            test::run_until(ioc, [&] { return m->in_flight() == 1 && server.requests_served() > 0; }));
+        ioc.run_for(50ms);
+        signal.emit(type);
+        ASSERT_TRUE(test::run_until(
+            ioc, [&] { return result.has_value(); }, 5s));
+        EXPECT_EQ(*result, boost::asio::error::operation_aborted);
+    }
+    EXPECT_EQ(fetch(get(server.url("/bytes/10"))).res.body(), test::expected_body(10));
+}
+
+}  // namespace
+}  // namespace asiocurl
