@@ -41,7 +41,7 @@ namespace {
 struct config {
     tcp::endpoint listen;
     std::array<std::string, 3> upstreams;
-    std::string forward_base;  // the first upstream's "scheme://host:port"
+    asiocurl::http::options forward;  // for /forward: base_url is the first upstream's "scheme://host:port"
     std::chrono::milliseconds deadline{0};
 };
 
@@ -128,8 +128,8 @@ asio::awaitable<reply> handle(asiocurl::multi& multi, const config& cfg,
     try {
         // The one line: the client's request (method, headers, body) goes upstream; the library drops the
         // hop-by-hop headers and the Host, and appends the origin-form target to base_url.
-        auto res = co_await asiocurl::http::async_fetch(multi, std::move(req), {.base_url = cfg.forward_base},
-                                                        asio::use_awaitable);
+        auto res =
+            co_await asiocurl::http::async_fetch(multi, std::move(req), cfg.forward, asio::use_awaitable);
         // A fresh response rather than the upstream's: its framing headers (Content-Length,
         // Transfer-Encoding, Content-Encoding) describe the bytes on the upstream wire, not the decoded body
         // we send back.
@@ -190,10 +190,10 @@ bool parse(int argc, char** argv, config& cfg) {
         }
     }
     const auto authority = cfg.upstreams[0].find("://");
-    if (argc != 9 || upstreams != 3 || authority == std::string::npos || cfg.deadline.count() <= 0)
+    if (argc != 11 || upstreams != 3 || authority == std::string::npos || cfg.deadline.count() <= 0)
         return false;
     // The origin of the first upstream ("http://host:port" of "http://host:port/path"): where /forward goes.
-    cfg.forward_base = cfg.upstreams[0].substr(0, cfg.upstreams[0].find('/', authority + 3));
+    cfg.forward.base_url = cfg.upstreams[0].substr(0, cfg.upstreams[0].find('/', authority + 3));
     return true;
 }
 

@@ -1,0 +1,148 @@
+// The http layer against servers no one here wrote: nginx (HTTP/2 over TLS, h2c, gzip) and tinyproxy (HTTP
+// proxy and CONNECT tunnels), both Debian packages started by the fixtures.
+#include <asiocurl/http.hpp>
+
+#include "multi_fixture.hpp"
+#include "nginx_server.hpp"
+#include "tinyproxy_server.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/beast/http/empty_body.hpp>
+
+#include <array>
+#include <cstdlib>
+#include <optional>
+
+namespace asiocurl {
+namespace {
+
+namespace bhttp = boost::beast::http;
+using namespace std::chrono_literals;
+
+// A missing package skips the test, except in CI, where .ci/run installs it and its absence is a failure.
+bool require(bool installed, const char* package) {
+    if (installed) return true;
+    if (std::getenv("CI")) ADD_FAILURE() << package << " is not installed (scripts/test.sh installs it)";
+    return false;
+}
+
+class server_test : public test::multi_test {
+protected:
+    struct result {
+        std::optional<error_code> ec;
+        http::response<> res;
+    };
+
+    void start(result& out, std::string url, http::options opts, boost::asio::cancellation_slot slot = {}) {
+        http::async_fetch(
+            *m, bhttp::request<bhttp::empty_body>(bhttp::verb::get, url, 11), std::move(opts),
+            boost::asio::bind_cancellation_slot(slot, [&out](error_code ec, http::response<> res) {
+                EXPECT_FALSE(out.ec.has_value()) << "completed twice";
+                out.ec = ec;
+                out.res = std::move(res);
+            }));
+    }
+
+    result fetch(std::string url, http::options opts = {}) {
+        result out;
+        start(out, std::move(url), std::move(opts));
+        EXPECT_TRUE(test::run_until(
+            ioc, [&] { return out.ec.has_value(); }, 20s));
+        return out;
+    }
+
+    static http::options trusting(http::options opts = {}) {
+        opts.tls.ca_file = test::tls().ca_file;
+        return opts;
+    }
+};
+
+TEST_F(server_test, http2_hundred_concurrent_fetches_on_one_connection_ten_cancelled) {
+    if (!require(test::nginx_server::installed(), "nginx")) GTEST_SKIP() << "nginx is not installed";
+    test::nginx_server nginx;
+    constexpr std::size_t total = 100, cancelled = 10;
+    std::array<result, total> results;
+    std::array<boost::asio::cancellation_signal, total> signals;
+    for (std::size_t i = 0; i < total; ++i)  // 4 s each at nginx's limit_rate: all in flight together
+        start(results[i], nginx.https_url("/slow/64k.bin"),
+              trusting({.version = http::http_version::http2_tls}), signals[i].slot());
+    ioc.run_for(300ms);
+    for (std::size_t i = total - cancelled; i < total; ++i)
+        signals[i].emit(boost::asio::cancellation_type::terminal);
+    ASSERT_TRUE(test::run_until(ioc, [&] {
+        for (auto& r : results)
+            if (!r.ec) return false;
+        return true;
+    }));
+    std::size_t connections = 0;
+    for (std::size_t i = 0; i < total; ++i) {
+        if (i >= total - cancelled) {
+            EXPECT_EQ(*results[i].ec, boost::asio::error::operation_aborted) << i;
+            continue;
+        }
+        ASSERT_FALSE(*results[i].ec) << i << ": " << results[i].ec->message();
+        EXPECT_EQ(results[i].res.info.http_version, 20u);
+        EXPECT_TRUE(results[i].res.body() == test::expected_body(65536)) << i;
+        connections += results[i].res.info.connection_reused ? 0 : 1;
+    }
+    EXPECT_EQ(connections, 1u) << "HTTP/2 fetches did not share one connection";
+    EXPECT_EQ(m->in_flight(), 0u);
+}
+
+TEST_F(server_test, h2c_with_prior_knowledge_and_http1_from_nginx) {
+    if (!require(test::nginx_server::installed(), "nginx")) GTEST_SKIP() << "nginx is not installed";
+    test::nginx_server nginx;
+    auto h2c = fetch(nginx.h2c_url("/1k.bin"), {.version = http::http_version::http2_prior_knowledge});
+    ASSERT_FALSE(*h2c.ec) << h2c.ec->message();
+    EXPECT_EQ(h2c.res.info.http_version, 20u);
+    EXPECT_EQ(h2c.res.body(), test::expected_body(1024));
+    auto h1 = fetch(nginx.https_url("/64k.bin"), trusting({.version = http::http_version::http1_1}));
+    ASSERT_FALSE(*h1.ec) << h1.ec->message();
+    EXPECT_EQ(h1.res.info.http_version, 11u);
+    EXPECT_EQ(h1.res.body().size(), 65536u);
+    EXPECT_GT(h1.res.info.times.tls.count(), 0);
+    auto missing = fetch(nginx.http_url("/no-such-file"));
+    ASSERT_FALSE(*missing.ec);
+    EXPECT_EQ(missing.res.result(), bhttp::status::not_found);
+}
+
+TEST_F(server_test, gzip_is_decoded_unless_switched_off) {
+    if (!require(test::nginx_server::installed(), "nginx")) GTEST_SKIP() << "nginx is not installed";
+    test::nginx_server nginx;
+    auto decoded = fetch(nginx.http_url("/text.txt"));
+    ASSERT_FALSE(*decoded.ec) << decoded.ec->message();
+    EXPECT_EQ(decoded.res[bhttp::field::content_encoding], "gzip");
+    EXPECT_EQ(decoded.res.body().size(), 204800u);
+    EXPECT_LT(decoded.res.info.bytes_received, 204800u / 4);
+    auto plain = fetch(nginx.http_url("/text.txt"), {.decompress = false});
+    ASSERT_FALSE(*plain.ec);
+    EXPECT_EQ(plain.res.count(bhttp::field::content_encoding), 0u);
+    EXPECT_EQ(plain.res.body(), decoded.res.body());
+}
+
+TEST_F(server_test, through_an_http_proxy_and_a_connect_tunnel) {
+    if (!require(test::nginx_server::installed(), "nginx")) GTEST_SKIP() << "nginx is not installed";
+    if (!require(test::tinyproxy_server::installed(), "tinyproxy"))
+        GTEST_SKIP() << "tinyproxy is not installed";
+    test::nginx_server nginx;
+    test::tinyproxy_server proxy;
+    const auto before = proxy.requests_logged();
+    auto forwarded = fetch(nginx.http_url("/1k.bin"), {.proxy = proxy.url()});
+    ASSERT_FALSE(*forwarded.ec) << forwarded.ec->message();
+    EXPECT_EQ(forwarded.res.body(), test::expected_body(1024));
+    auto tunneled = fetch(nginx.https_url("/64k.bin"), trusting({.proxy = proxy.url()}));
+    ASSERT_FALSE(*tunneled.ec) << tunneled.ec->message();
+    EXPECT_EQ(tunneled.res.body().size(), 65536u);
+    auto forced = fetch(nginx.http_url("/1k.bin"), {.proxy = proxy.url(), .proxy_tunnel = true});
+    ASSERT_FALSE(*forced.ec) << forced.ec->message();
+    EXPECT_GE(proxy.requests_logged(), before + 3);
+    // No proxy configured: direct, whatever the environment says.
+    ::setenv("http_proxy", "http://127.0.0.1:9", 1);
+    auto direct = fetch(nginx.http_url("/1k.bin"));
+    ::unsetenv("http_proxy");
+    EXPECT_FALSE(*direct.ec) << direct.ec->message();
+}
+
+}  // namespace
+}  // namespace asiocurl
