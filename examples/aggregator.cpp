@@ -127,7 +127,8 @@ asio::awaitable<reply> handle(asiocurl::multi& multi, const config& cfg,
     req.target(target.substr(forward.size() - 1));  // "/forward/x?y" -> "/x?y"
     try {
         // The one line: the client's request (method, headers, body) goes upstream; the library drops the
-        // hop-by-hop headers and the Host, and appends the origin-form target to base_url.
+        // hop-by-hop headers and the Host, and appends the origin-form target to base_url. The options are a
+        // named object, not `{.base_url = ...}`: g++ 12 destroys a braced temporary inside co_await twice.
         auto res =
             co_await asiocurl::http::async_fetch(multi, std::move(req), cfg.forward, asio::use_awaitable);
         // A fresh response rather than the upstream's: its framing headers (Content-Length,

@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -352,6 +353,18 @@ TEST_F(http_test, every_token_family_and_the_executor_contract) {
     initiating = false;
     ASSERT_TRUE(test::run_until(ioc, [&] { return done; }));
     EXPECT_TRUE(on_strand);
+}
+
+TEST_F(http_test, the_bound_allocator_is_used) {
+    auto counts = std::make_shared<std::pair<int, int>>(0, 0);
+    std::optional<error_code> result;
+    http::async_fetch(*m, server.url("/bytes/100"),
+                      boost::asio::bind_allocator(test::counting_allocator<void>(counts),
+                                                  [&](error_code ec, http::response<>) { result = ec; }));
+    ASSERT_TRUE(test::run_until(ioc, [&] { return result.has_value(); }));
+    EXPECT_FALSE(*result);
+    EXPECT_GT(counts->first, 0);
+    EXPECT_EQ(counts->first, counts->second);
 }
 
 TEST_F(http_test, terminal_and_partial_cancellation_abort_the_fetch) {

@@ -142,32 +142,10 @@ TEST_F(token_test, handler_runs_on_its_bound_executor) {
     EXPECT_EQ(remote.ec, condition::connect_failed);
 }
 
-template <class T>
-struct counting_allocator {
-    using value_type = T;
-    std::shared_ptr<std::pair<int, int>> counts;  // allocations, deallocations
-
-    explicit counting_allocator(std::shared_ptr<std::pair<int, int>> c) : counts(std::move(c)) {}
-    template <class U>
-    counting_allocator(const counting_allocator<U>& other) noexcept : counts(other.counts) {}
-    T* allocate(std::size_t n) {
-        ++counts->first;
-        return std::allocator<T>().allocate(n);
-    }
-    void deallocate(T* p, std::size_t n) {
-        ++counts->second;
-        std::allocator<T>().deallocate(p, n);
-    }
-    template <class U>
-    bool operator==(const counting_allocator<U>& other) const noexcept {
-        return counts == other.counts;
-    }
-};
-
 TEST_F(token_test, the_bound_allocator_allocates_the_operation) {
     auto counts = std::make_shared<std::pair<int, int>>(0, 0);
     completion done;
-    m->async_perform(ok, boost::asio::bind_allocator(counting_allocator<void>(counts), done.handler()));
+    m->async_perform(ok, boost::asio::bind_allocator(test::counting_allocator<void>(counts), done.handler()));
     EXPECT_GT(counts->first, 0);
     ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }));
     EXPECT_EQ(counts->first, counts->second) << "allocations not returned";

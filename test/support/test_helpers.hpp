@@ -11,6 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <memory>
+#include <utility>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -65,6 +67,28 @@ bool run_until(boost::asio::io_context& ioc, Predicate done,
     }
     return done();
 }
+
+// An allocator that counts what it hands out and takes back, to check a handler's allocator is used.
+template <class T>
+struct counting_allocator {
+    using value_type = T;
+    std::shared_ptr<std::pair<int, int>> counts;  // allocations, deallocations
+    explicit counting_allocator(std::shared_ptr<std::pair<int, int>> c) : counts(std::move(c)) {}
+    template <class U>
+    counting_allocator(const counting_allocator<U>& other) noexcept : counts(other.counts) {}
+    T* allocate(std::size_t n) {
+        ++counts->first;
+        return std::allocator<T>().allocate(n);
+    }
+    void deallocate(T* p, std::size_t n) {
+        ++counts->second;
+        std::allocator<T>().deallocate(p, n);
+    }
+    template <class U>
+    bool operator==(const counting_allocator<U>& other) const noexcept {
+        return counts == other.counts;
+    }
+};
 
 // The machine's own host name: curl hands it to its threaded resolver (unlike "localhost" and IP
 // literals, which it answers itself).
