@@ -183,7 +183,12 @@ error_code prepare(easy& handle, const request_view& request, const options& opt
     if (!ec && opts.proxy_tunnel) handle.set(CURLOPT_HTTPPROXYTUNNEL, 1L, ec);
 
     if (!ec) handle.set(CURLOPT_HTTP_VERSION, curl_http_version(opts.version), ec);
-    if (!ec && opts.version != http_version::http1_1) handle.set(CURLOPT_PIPEWAIT, 1L, ec);
+    // PIPEWAIT holds every other transfer to the host until the first connection shows whether it
+    // multiplexes: right for HTTP/2, but over plain HTTP/1.1 that is only known from the first response, so
+    // one stalled fetch would hold back the rest. Only where HTTP/2 is possible: TLS (ALPN) or h2c.
+    const bool may_multiplex = opts.version == http_version::http2_prior_knowledge ||
+                               (opts.version != http_version::http1_1 && url.starts_with("https://"));
+    if (!ec && may_multiplex) handle.set(CURLOPT_PIPEWAIT, 1L, ec);
     if (!ec && opts.decompress) handle.set(CURLOPT_ACCEPT_ENCODING, "", ec);
     set_text(handle, CURLOPT_USERAGENT, opts.user_agent, ec);
     if (!ec && opts.max_response_size > 0)  // refused up front when the server announces the length

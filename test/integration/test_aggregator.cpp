@@ -219,7 +219,7 @@ TEST_F(aggregator_test, a_stalled_upstream_is_a_gateway_timeout_at_the_deadline)
 // Fails until src/http.cpp stops setting CURLOPT_PIPEWAIT for plain-http URLs: with it, curl holds the
 // fetches of b and c back until a's connection shows whether it multiplexes, which a stalled upstream never
 // does, so b and c are not even sent before the deadline.
-TEST_F(aggregator_test, DISABLED_upstreams_on_one_host_are_fetched_concurrently) {
+TEST_F(aggregator_test, upstreams_on_one_host_are_fetched_concurrently) {
     ASSERT_NO_FATAL_FAILURE(
         start({server.url("/stall"), server.url("/bytes/20"), server.url("/bytes/30")}, /*deadline_ms=*/500));
     const std::size_t served = server.requests_served();

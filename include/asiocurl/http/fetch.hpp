@@ -20,7 +20,9 @@ namespace asiocurl::http {
 ///
 /// The URL: a request whose target is absolute-form ("https://host/path?q") names it; an origin-form target
 /// ("/path?q", what a Beast server receives) is appended to `opts.base_url`, so a server forwards what it
-/// received in one line: `async_fetch(multi, std::move(req), {.base_url = "http://upstream:8080"}, ...)`.
+/// received in one line: `async_fetch(multi, std::move(req), upstream_options, ...)` with
+/// `upstream_options.base_url = "http://upstream:8080"` (a named object: g++ 12 destroys a braced temporary
+/// inside `co_await` twice).
 /// Every header is sent as given, except the hop-by-hop ones and those curl derives (Host,
 /// Content-Length, Transfer-Encoding, Connection, Keep-Alive, Upgrade, TE, Trailer, Proxy-Connection,
 /// Expect). A URL or header with CR, LF or NUL is refused before anything is sent (`errc::header_injection`).

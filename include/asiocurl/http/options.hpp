@@ -24,13 +24,13 @@ enum class http_version {
 
 /// TLS settings. Verification is on unless switched off explicitly.
 struct tls_options {
-    bool verify_peer = true;         ///< the certificate chains to a trusted CA
-    bool verify_host = true;         ///< the certificate names the host
-    std::string ca_file;             ///< PEM bundle of trusted CAs (default: the system's)
-    std::string ca_path;             ///< directory of trusted CAs
-    std::string client_certificate;  ///< PEM client certificate (mutual TLS)
-    std::string client_key;          ///< its private key
-    std::string pinned_public_key;   ///< "sha256//base64..." or a PEM/DER file: the server's key must match
+    bool verify_peer = true;           ///< the certificate chains to a trusted CA
+    bool verify_host = true;           ///< the certificate names the host
+    std::string ca_file{};             ///< PEM bundle of trusted CAs (default: the system's)
+    std::string ca_path{};             ///< directory of trusted CAs
+    std::string client_certificate{};  ///< PEM client certificate (mutual TLS)
+    std::string client_key{};          ///< its private key
+    std::string pinned_public_key{};   ///< "sha256//base64..." or a PEM/DER file: the server's key must match
     long min_version = CURL_SSLVERSION_TLSv1_2;  ///< lowest TLS version accepted (CURL_SSLVERSION_*)
 };
 
@@ -39,21 +39,21 @@ struct tls_options {
 struct options {
     /// Prefix for a request whose target is origin-form ("/path?q"): "http://upstream:8080". A request with
     /// an absolute-form target ("https://host/path") names its URL itself and ignores this.
-    std::string base_url;
+    std::string base_url{};
     std::chrono::milliseconds timeout{0};          ///< the whole transfer (0: none) — condition::timed_out
     std::chrono::milliseconds connect_timeout{0};  ///< connection setup (0: curl's 300 s)
     bool follow_redirects = false;
     long max_redirects = 10;  ///< beyond it: condition::too_many_redirects
-    tls_options tls;
-    std::string proxy;          ///< "http://127.0.0.1:3128"; empty: no proxy, whatever the environment says
+    tls_options tls{};
+    std::string proxy{};        ///< "http://127.0.0.1:3128"; empty: no proxy, whatever the environment says
     bool proxy_tunnel = false;  ///< CONNECT through the proxy for plain http too (https always tunnels)
     http_version version = http_version::any;
     bool decompress = true;  ///< Accept-Encoding with every encoding curl decodes (gzip, deflate, br, zstd)
-    std::shared_ptr<cookie_jar> cookies;  ///< cookies sent and stored; share one jar between fetches
+    std::shared_ptr<cookie_jar> cookies{};  ///< cookies sent and stored; share one jar between fetches
     std::string user_agent = "asiocurl/0.1";
     std::size_t max_response_size = 64u << 20;     ///< body bytes (0: unlimited) — condition::too_large
     std::string allowed_protocols = "http,https";  ///< for the URL and every redirect
-    std::function<void(easy&)> customize;          ///< any other curl option, set last
+    std::function<void(easy&)> customize{};        ///< any other curl option, set last
 };
 
 }  // namespace asiocurl::http
