@@ -203,6 +203,7 @@ error_code prepare(easy& handle, const request_view& request, const options& opt
 
 void collect_info(const easy& handle, transfer_info& info) {
     error_code ignored;
+    info.error_message = handle.error_message();
     info.effective_url = handle.info<std::string>(CURLINFO_EFFECTIVE_URL, ignored);
     info.redirect_count = handle.info<long>(CURLINFO_REDIRECT_COUNT, ignored);
     info.times.resolve = micros(handle, CURLINFO_NAMELOOKUP_TIME_T);

@@ -26,6 +26,7 @@
 #include <boost/beast/http/vector_body.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -208,11 +209,32 @@ TEST_F(http_test, tls_verification_pinning_client_certificates_and_minimum_versi
     auto unverified = fetch(get(secure.url("/bytes/10")));  // the system store does not know the test CA
     EXPECT_EQ(unverified.ec, condition::tls_failed);
     EXPECT_EQ(unverified.res.result_int(), 0u);
+    // Why, in curl's words.
+    EXPECT_NE(unverified.res.info.error_message.find("certificate"), std::string::npos)
+        << unverified.res.info.error_message;
 
     http::options trusted;
     trusted.tls.ca_file = test::tls().ca_file;
     auto ok = fetch(get(secure.url("/bytes/10")), trusted);
     ASSERT_FALSE(ok.ec) << ok.ec.message();
+
+    // A CA directory in OpenSSL's hashed layout (<subject hash>.0), as c_rehash makes it.
+    {
+        FILE* file = std::fopen(test::tls().ca_file.c_str(), "r");
+        X509* ca = PEM_read_X509(file, nullptr, nullptr, nullptr);
+        std::fclose(file);
+        char name[32];
+        std::snprintf(name, sizeof name, "/%08lx.0", X509_subject_name_hash(ca));
+        X509_free(ca);
+        const std::string dir = test::tls().dir + "/ca-dir";
+        std::filesystem::create_directories(dir);
+        std::filesystem::copy_file(test::tls().ca_file, dir + name,
+                                   std::filesystem::copy_options::overwrite_existing);
+        http::options by_directory;
+        by_directory.tls.ca_path = dir;
+        auto listed = fetch(get(secure.url("/bytes/10")), by_directory);
+        EXPECT_FALSE(listed.ec) << listed.ec.message() << ": " << listed.res.info.error_message;
+    }
 
     http::options pinned = trusted;
     pinned.tls.pinned_public_key = pin_of(test::tls().cert_file);
@@ -235,6 +257,16 @@ TEST_F(http_test, tls_verification_pinning_client_certificates_and_minimum_versi
     EXPECT_EQ(fetch(get(old.url("/bytes/10")), modern).ec, condition::tls_failed);
     m.reset();
     EXPECT_TRUE(secure.wait_for_idle(5s) && mutual.wait_for_idle(5s) && old.wait_for_idle(5s));
+}
+
+TEST_F(http_test, zstd_and_brotli_are_decoded) {
+    auto zstd = fetch(get(server.url("/zstd")));
+    ASSERT_FALSE(zstd.ec) << zstd.ec.message() << ": " << zstd.res.info.error_message;
+    EXPECT_EQ(zstd.res[bhttp::field::content_encoding], "zstd");
+    EXPECT_EQ(zstd.res.body(), "hello, zstd");
+    auto brotli = fetch(get(server.url("/brotli")));
+    ASSERT_FALSE(brotli.ec) << brotli.ec.message() << ": " << brotli.res.info.error_message;
+    EXPECT_EQ(brotli.res.body(), "hello, br");
 }
 
 TEST_F(http_test, cookies_are_shared_through_a_jar) {

@@ -168,6 +168,29 @@ private:
             http::response<http::string_body> res{http::status::found, 11};
             res.set(http::field::location, t.query.substr(4));
             co_await send(res);
+        } else if (t.path == "/zstd") {
+            // A zstd frame built by hand (single segment, one raw block) around "hello, zstd": the decoder
+            // is curl's, the encoding needs no library here.
+            static constexpr std::string_view text = "hello, zstd";
+            std::string frame("\x28\xb5\x2f\xfd\x20", 5);
+            frame += static_cast<char>(text.size());
+            const unsigned block = static_cast<unsigned>(text.size()) << 3 | 1;  // raw block, the last one
+            frame += static_cast<char>(block & 0xff);
+            frame += static_cast<char>(block >> 8 & 0xff);
+            frame += static_cast<char>(block >> 16 & 0xff);
+            frame += text;
+            http::response<http::string_body> res{http::status::ok, 11, std::move(frame)};
+            res.set(http::field::content_encoding, "zstd");
+            co_await send(res);
+        } else if (t.path == "/brotli") {
+            // A brotli stream built by hand: WBITS 16, one uncompressed meta-block of "hello, br" (MLEN - 1 = 8
+            // in 4 nibbles), then the last, empty meta-block.
+            std::string stream("\x80\x00\x10", 3);
+            stream += "hello, br";
+            stream += '\x03';
+            http::response<http::string_body> res{http::status::ok, 11, std::move(stream)};
+            res.set(http::field::content_encoding, "br");
+            co_await send(res);
         } else if (t.path == "/repeat") {
             // The same header twice, in order: clients must keep both.
             http::response<http::string_body> res{http::status::ok, 11, "repeated\n"};

@@ -26,6 +26,9 @@ struct transfer_info {
     std::uint64_t bytes_received = 0;  ///< response body bytes (as received, before decoding)
     bool connection_reused = false;    ///< no new connection was opened for it
     unsigned http_version = 0;         ///< 10, 11, 20 or 30
+    /// curl's detail when the fetch failed ("SSL certificate problem: unable to get local issuer
+    /// certificate", "Failed to connect to 127.0.0.1 port 9 ..."); empty on success.
+    std::string error_message;
 };
 
 /// A Beast response (status, reason, version, every header in order, body) with the transfer's info.

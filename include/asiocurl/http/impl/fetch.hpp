@@ -141,6 +141,8 @@ struct fetch_state {
         if (body_error) ec = body_error;
         if (ec) {
             if (!body_sink) apply_head();
+            collect_info(handle, result.info);
+            if (result.info.error_message.empty()) result.info.error_message = ec.message();
             return ec;
         }
         if (!open_sink()) return body_error;
