@@ -11,12 +11,12 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
-#include <memory>
-#include <utility>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace asiocurl::test {
 

@@ -183,8 +183,8 @@ private:
             res.set(http::field::content_encoding, "zstd");
             co_await send(res);
         } else if (t.path == "/brotli") {
-            // A brotli stream built by hand: WBITS 16, one uncompressed meta-block of "hello, br" (MLEN - 1 = 8
-            // in 4 nibbles), then the last, empty meta-block.
+            // A brotli stream built by hand: WBITS 16, one uncompressed meta-block of "hello, br" (MLEN - 1 =
+            // 8 in 4 nibbles), then the last, empty meta-block.
             std::string stream("\x80\x00\x10", 3);
             stream += "hello, br";
             stream += '\x03';
