@@ -4,7 +4,7 @@
 set -euo pipefail
 
 asiocurl_packages=(g++ cmake ninja-build pkg-config libboost1.81-dev libcurl4-openssl-dev libssl-dev
-                   libgtest-dev libgmock-dev nginx tinyproxy)
+                   libgtest-dev libgmock-dev nginx tinyproxy clang libclang-rt-14-dev)
 
 asiocurl_install_deps() {
     local missing=()

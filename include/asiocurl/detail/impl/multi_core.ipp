@@ -126,6 +126,8 @@ namespace cancel_detail {
 struct slot_handler {
     boost::intrusive_ptr<cancel_link> link;
 
+    explicit slot_handler(boost::intrusive_ptr<cancel_link> l) noexcept : link(std::move(l)) {}
+
     void operator()(boost::asio::cancellation_type type) const {
         const auto bits = static_cast<unsigned>(type);
         if (bits == 0) return;
