@@ -47,10 +47,13 @@ struct client_slot {
     }
 };
 
-TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
+// Clients on their own threads start transfers on a strand multi whose io_context four threads run, and
+// cancel some of them from their threads. With `destroy_at_end`, each client's last transfers are slow ones
+// and the multi is destroyed (on its strand) while they run: they complete with operation_aborted.
+void run_threaded(int transfers_per_client, bool destroy_at_end) {
     test::warm_up_process();
     test::test_server server;
-    constexpr int clients = 4, slots_per_client = 4, transfers_per_client = 500;
+    constexpr int clients = 4, slots_per_client = 4;
 
     boost::asio::io_context ioc(4);
     boost::asio::steady_timer reactor_started(ioc);
@@ -62,7 +65,8 @@ TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
     for (int i = 0; i < 4; ++i)
         io_threads.emplace_back([&] { ioc.run(); });
 
-    std::atomic<int> succeeded{0}, aborted{0}, other{0}, total{0};
+    std::atomic<int> succeeded{0}, aborted{0}, other{0}, total{0}, finals_started{0};
+    std::atomic<bool> destroyed{false};
     std::vector<std::thread> client_threads;
     for (int c = 0; c < clients; ++c) {
         client_threads.emplace_back([&, c] {
@@ -71,9 +75,11 @@ TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
             for (int i = 0; i < transfers_per_client; ++i) {
                 client_slot& slot = slots[static_cast<std::size_t>(i % slots_per_client)];
                 slot.wait_idle();
-                const bool slow = random() % 4 == 0;
-                slot.handle.set(CURLOPT_URL,
-                                server.url(slow ? "/trickle/2000?chunk=100&interval_ms=1" : "/bytes/2000"));
+                const bool final_round = destroy_at_end && i >= transfers_per_client - slots_per_client;
+                const bool slow = final_round || random() % 4 == 0;
+                slot.handle.set(CURLOPT_URL, server.url(final_round ? "/trickle/100000?chunk=10&interval_ms=5"
+                                                        : slow      ? "/trickle/2000?chunk=100&interval_ms=1"
+                                                                    : "/bytes/2000"));
                 slot.handle.discard_body();
                 {
                     std::lock_guard lock(slot.mutex);
@@ -94,6 +100,10 @@ TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
                         s->idle = true;
                         s->idle_changed.notify_all();
                     }));
+                if (final_round) {
+                    ++finals_started;
+                    continue;
+                }
                 if (random() % 3 == 0) {
                     std::this_thread::sleep_for(std::chrono::microseconds(random() % 2000));
                     slot.signal.emit(random() % 2 ? boost::asio::cancellation_type::terminal
@@ -108,26 +118,44 @@ TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
             EXPECT_EQ(completions, transfers_per_client);
         });
     }
+
+    // The multi dies on its strand, as its contract asks: with transfers still running when destroy_at_end.
+    auto destroy = [&] {
+        std::promise<void> done;
+        boost::asio::post(multi->get_executor(), [&] {
+            EXPECT_EQ(multi->stats().curl_errors, 0u);
+            multi.reset();
+            destroyed = true;
+            done.set_value();
+        });
+        done.get_future().wait();
+    };
+    if (destroy_at_end) {
+        while (finals_started < clients * slots_per_client)
+            std::this_thread::sleep_for(1ms);
+        std::this_thread::sleep_for(50ms);
+        destroy();
+    }
     for (auto& t : client_threads)
         t.join();
     EXPECT_EQ(total, clients * transfers_per_client);
     EXPECT_EQ(succeeded + aborted, total) << other << " transfers failed otherwise";
     EXPECT_GT(succeeded, 0);
-    EXPECT_GT(aborted, 0);
-
-    // The multi dies on its strand, as its contract asks, then the threads stop.
-    std::promise<void> destroyed;
-    boost::asio::post(multi->get_executor(), [&] {
-        EXPECT_EQ(multi->stats().curl_errors, 0u);
-        multi.reset();
-        destroyed.set_value();
-    });
-    destroyed.get_future().wait();
+    EXPECT_GT(aborted, destroy_at_end ? clients * slots_per_client - 1 : 0);
+    if (!destroy_at_end) destroy();
     work.reset();
     for (auto& t : io_threads)
         t.join();
     EXPECT_TRUE(server.wait_for_idle(5s));
     EXPECT_TRUE(fds.settled());
+}
+
+TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
+    run_threaded(500, false);
+}
+
+TEST(threads, ten_thousand_transfers_and_the_multi_destroyed_while_the_last_ones_run) {
+    run_threaded(2500, true);
 }
 
 }  // namespace
