@@ -256,5 +256,35 @@ TEST_F(hazards, a_handle_is_reusable_after_a_failure_a_cancellation_and_its_mult
     EXPECT_EQ(body, test::expected_body(20));
 }
 
+// Bad input through every entry point: a clear error, once, never a crash or a hang.
+TEST_F(hazards, bad_urls_and_option_values_fail_cleanly) {
+    easy handle;
+    handle.discard_body();
+    for (const std::string& url : {std::string("http://["), std::string(""), std::string("gopher2://x/"),
+                                   std::string("http://127.0.0.1:99999/"), std::string("http://a b/")}) {
+        handle.set(CURLOPT_URL, url);
+        const error_code ec = perform(handle, 10s);
+        EXPECT_TRUE(ec) << "'" << url << "' succeeded";
+        EXPECT_EQ(ec.category(), curl_category()) << url << ": " << ec.message();
+    }
+    // 64 KiB of path: curl sends it, the server answers (404); nothing breaks.
+    handle.set(CURLOPT_URL, server.url("/" + std::string(64 * 1024, 'a')));
+    EXPECT_FALSE(perform(handle, 10s)) << handle.error_message();
+    EXPECT_EQ(handle.info<long>(CURLINFO_RESPONSE_CODE), 404);
+
+    using namespace std::string_view_literals;
+    error_code ec;
+    handle.set(CURLOPT_URL, "http://127.0.0.1/\0http://elsewhere/"sv, ec);
+    EXPECT_EQ(ec, errc::invalid_argument);
+    handle.set(CURLOPT_MAXREDIRS, -2L, ec);  // below curl's -1 ("no limit")
+    EXPECT_EQ(ec, make_error_code(CURLE_BAD_FUNCTION_ARGUMENT));
+    handle.set(CURLOPT_SSLVERSION, 999L, ec);
+    EXPECT_TRUE(ec);
+    EXPECT_EQ(ec.category(), curl_category());
+    handle.set(CURLOPT_URL, server.url("/bytes/10"));
+    EXPECT_FALSE(perform(handle));
+    EXPECT_EQ(m->stats().curl_errors, 0u);
+}
+
 }  // namespace
 }  // namespace asiocurl
