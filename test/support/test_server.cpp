@@ -98,6 +98,12 @@ struct request_target {
     }
 };
 
+// How a connection ends once its session is over.
+enum class ending {
+    close,  // TLS: close_notify; then close(): a FIN, or an RST if request bytes were left unread
+    reset,  // SO_LINGER 0, then close(): an RST at once, and no close_notify over TLS
+};
+
 // What stop() needs to reach a connection that may be suspended in any operation.
 struct connection {
     tcp::socket* socket = nullptr;
@@ -113,14 +119,32 @@ public:
     session(Stream& stream, connection& conn, std::atomic<std::size_t>& served)
         : stream_(stream), conn_(conn), served_(served) {}
 
-    // Serves requests until the client goes away (throws) or the server decides to close (returns).
-    awaitable<void> run() {
+    // Serves requests until the client goes away (throws) or the server decides to close (returns how).
+    awaitable<ending> run() {
         beast::flat_buffer buffer;
         for (;;) {
             http::request_parser<http::string_body> parser;
             parser.header_limit(1024 * 1024);
             parser.body_limit(256 * 1024 * 1024);
             co_await http::async_read_header(stream_, buffer, parser, use_awaitable);
+            const auto& target = parser.get().target();
+            if (request_target t({target.data(), target.size()}); t.path == "/early-413") {
+                // Before any 100 Continue and before the body: what a server does with an upload it refuses
+                // by its headers alone. Closing with the body unread makes the kernel send an RST if body
+                // bytes have arrived, which can destroy the response before the client read it.
+                ++conn_.requests;
+                keep_alive_ = false;
+                co_await send_text(413, "upload refused\n");
+                if (t.param("linger", 0) == 0) co_return ending::close;
+                // A lingering close, as nginx and Apache do against that RST: a FIN after the response, then
+                // the rest of the upload read and dropped until the client closes (which throws). Below TLS,
+                // so no close_notify: the response's Content-Length already told the client where it ends.
+                tcp::socket& socket = beast::get_lowest_layer(stream_);
+                socket.shutdown(tcp::socket::shutdown_send);
+                char sink[16384];
+                for (;;)
+                    co_await socket.async_read_some(asio::buffer(sink), use_awaitable);
+            }
             // Without this, clients that send Expect (curl does for large uploads) wait a second first.
             if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
                 static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -128,7 +152,7 @@ public:
             }
             co_await http::async_read(stream_, buffer, parser, use_awaitable);
             ++conn_.requests;
-            if (!co_await handle(parser.get())) co_return;
+            if (!co_await handle(parser.get())) co_return ending_;
         }
     }
 
@@ -141,6 +165,46 @@ private:
 
         if (t.path == "/stall") {
             co_await drain_until_closed();
+        } else if (t.route == "/stall-body" && t.arg) {
+            co_await send_partial(*t.arg, t.param("sent", *t.arg / 2));
+            co_await drain_until_closed();
+        } else if (t.route == "/reset" && t.arg) {
+            co_await send_partial(*t.arg, t.param("sent", *t.arg / 2));
+            keep_alive_ = false;
+            ending_ = ending::reset;
+        } else if (t.route == "/truncate" && t.arg) {
+            // "Connection: close", as a server that means to close says: the body still falls short.
+            keep_alive_ = false;
+            co_await send_partial(*t.arg, t.param("sent", *t.arg / 2));
+        } else if (t.path == "/bad-status") {
+            keep_alive_ = false;
+            co_await send_raw("HTTP/1.1 abc Not a status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        } else if (t.path == "/huge-header") {
+            keep_alive_ = false;  // curl gives up in the middle of the header block; nothing can follow it
+            const std::size_t size = t.param("size", 200 * 1024),
+                              count = std::max<std::size_t>(1, t.param("count", 1));
+            std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n";
+            for (std::size_t i = 0; i < count; ++i) {
+                const std::string name = "X-Huge-" + std::to_string(i) + ": ";
+                head += name;
+                head += expected_body(size > name.size() + 2 ? size - name.size() - 2 : 1);
+                head += "\r\n";
+            }
+            head += "\r\n";
+            co_await send_raw(std::move(head));
+        } else if (t.path == "/bad-chunked") {
+            keep_alive_ = false;
+            http::response<http::empty_body> res{http::status::ok, 11};
+            res.chunked(true);
+            co_await send_header(res);
+            if (!head_) {
+                co_await asio::async_write(stream_, http::make_chunk(body_slices(0, 10)), use_awaitable);
+                co_await asio::async_write(stream_, asio::buffer(std::string_view("zz\r\nnot a chunk\r\n")),
+                                           use_awaitable);
+            }
+        } else if (t.path == "/endless") {
+            co_await send_endless(std::max<std::size_t>(1, t.param("chunk", 16384)),
+                                  std::chrono::milliseconds(t.param("interval_ms", 0)));
         } else if (t.route == "/bytes" && t.arg) {
             co_await send_pattern(*t.arg, slice_size, {});
         } else if (t.route == "/close" && t.arg) {
@@ -264,6 +328,35 @@ private:
         }
     }
 
+    // A Content-Length of n, then only the first `sent` bytes of the body (all of it if sent >= n).
+    awaitable<void> send_partial(std::size_t n, std::size_t sent) {
+        http::response<http::empty_body> res{http::status::ok, 11};
+        res.content_length(n);
+        co_await send_header(res);
+        if (!head_) co_await asio::async_write(stream_, body_slices(0, std::min(n, sent)), use_awaitable);
+    }
+
+    // Bytes no serializer would produce, written as they are.
+    awaitable<void> send_raw(std::string bytes) {
+        ++served_;
+        co_await asio::async_write(stream_, asio::buffer(bytes), use_awaitable);
+    }
+
+    // Chunks until a write fails, which is how the client's close shows up here.
+    awaitable<void> send_endless(std::size_t chunk, std::chrono::milliseconds interval) {
+        http::response<http::empty_body> res{http::status::ok, 11};
+        res.chunked(true);
+        co_await send_header(res);
+        if (head_) co_return;
+        for (std::size_t off = 0;; off += chunk) {
+            if (interval.count() > 0) {
+                conn_.timer.expires_after(interval);
+                co_await conn_.timer.async_wait(use_awaitable);
+            }
+            co_await asio::async_write(stream_, http::make_chunk(body_slices(off, chunk)), use_awaitable);
+        }
+    }
+
     awaitable<void> send_chunked(std::size_t n, std::size_t chunk) {
         http::response<http::empty_body> res{http::status::ok, 11};
         res.chunked(true);
@@ -287,6 +380,7 @@ private:
     std::atomic<std::size_t>& served_;
     bool head_ = false;
     bool keep_alive_ = true;
+    ending ending_ = ending::close;
 };
 
 }  // namespace
@@ -306,7 +400,7 @@ struct test_server::impl {
     explicit impl(options o) : opts(o) {
         if (opts.tls) {
             tls_ctx.emplace(ssl::context::tls_server);
-            tls_ctx->use_certificate_chain_file(tls().cert_file);
+            tls_ctx->use_certificate_chain_file(certificate_file(opts.tls_certificate));
             tls_ctx->use_private_key_file(tls().key_file, ssl::context::pem);
             if (opts.require_client_certificate) {
                 tls_ctx->load_verify_file(tls().ca_file);
@@ -325,6 +419,20 @@ struct test_server::impl {
         port = acceptor.local_endpoint().port();
         asio::co_spawn(ioc, accept_loop(), asio::detached);
         thread = std::thread([this] { ioc.run(); });
+    }
+
+    static const std::string& certificate_file(certificate which) {
+        switch (which) {
+            case certificate::wrong_host:
+                return tls().wrong_host_cert_file;
+            case certificate::expired:
+                return tls().expired_cert_file;
+            case certificate::self_signed:
+                return tls().self_signed_cert_file;
+            case certificate::trusted:
+                break;
+        }
+        return tls().cert_file;
     }
 
     awaitable<void> accept_loop() {
@@ -348,7 +456,7 @@ struct test_server::impl {
     awaitable<void> serve(tcp::socket socket, std::size_t id) {
         connection conn{.timer = asio::steady_timer(ioc), .id = id};
         if (!stopping) {
-            if (tls_ctx) {
+            if (tls_ctx && !opts.stall_tls_handshake) {
                 tls_stream stream(std::move(socket), *tls_ctx);
                 co_await serve_on(stream, conn);
             } else {
@@ -363,16 +471,26 @@ struct test_server::impl {
         tcp::socket& socket = beast::get_lowest_layer(stream);
         conn.socket = &socket;
         live.insert(&conn);
+        ending how = ending::close;
         try {
-            if constexpr (std::is_same_v<Stream, tls_stream>)
-                co_await stream.async_handshake(ssl::stream_base::server, use_awaitable);
-            co_await session<Stream>(stream, conn, served).run();
             if constexpr (std::is_same_v<Stream, tls_stream>) {
-                // Pretend the peer's close_notify already arrived so shutdown sends ours without waiting
-                // for an answer a client may never send.
-                SSL_set_shutdown(stream.native_handle(),
-                                 SSL_get_shutdown(stream.native_handle()) | SSL_RECEIVED_SHUTDOWN);
-                co_await stream.async_shutdown(use_awaitable);
+                co_await stream.async_handshake(ssl::stream_base::server, use_awaitable);
+            } else if (opts.stall_tls_handshake) {
+                // Take the ClientHello and whatever follows, answer nothing; reading is how the client's
+                // close is noticed, so this connection's fd goes when the client's does.
+                char sink[4096];
+                for (;;)
+                    co_await socket.async_read_some(asio::buffer(sink), use_awaitable);
+            }
+            how = co_await session<Stream>(stream, conn, served).run();
+            if constexpr (std::is_same_v<Stream, tls_stream>) {
+                if (how == ending::close) {
+                    // Pretend the peer's close_notify already arrived so shutdown sends ours without
+                    // waiting for an answer a client may never send.
+                    SSL_set_shutdown(stream.native_handle(),
+                                     SSL_get_shutdown(stream.native_handle()) | SSL_RECEIVED_SHUTDOWN);
+                    co_await stream.async_shutdown(use_awaitable);
+                }
             }
         } catch (const std::exception&) {
             // The client went away, the request was malformed, or the server is stopping: all end the
@@ -380,6 +498,7 @@ struct test_server::impl {
         }
         live.erase(&conn);
         boost::system::error_code ec;
+        if (how == ending::reset) socket.set_option(asio::socket_base::linger(true, 0), ec);
         socket.close(ec);
     }
 

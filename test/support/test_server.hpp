@@ -12,16 +12,42 @@ namespace asiocurl::test {
 // tear down their io_context without affecting it. Routes:
 //   /bytes/N, /chunked/N?chunk=K, /close/N, /trickle/N?chunk=K&interval_ms=M, /stall, /status/CODE,
 //   /echo, /headers, /redirect/N, /redirect-to?url=ABSOLUTE, /set-cookie?NAME=VALUE; anything else is 404.
+// Fault modes (plain and TLS alike; "part of the body" is `sent` bytes, N/2 by default):
+//   /stall                      reads the request, never answers (nothing before the status line)
+//   /stall-body/N?sent=K        Content-Length N, K bytes, then silence until the client goes away
+//   /reset/N?sent=K             Content-Length N, K bytes, then SO_LINGER 0 and close: an RST, and over TLS
+//                               no close_notify
+//   /truncate/N?sent=K          Content-Length N, K bytes, then a clean close (TLS: close_notify, then FIN)
+//   /trickle/N?...              (above) one piece every M ms
+//   /bad-status                 "HTTP/1.1 abc Not a status" as the status line
+//   /huge-header?size=S&count=C C header lines (1 by default) of S bytes each (200 KiB by default: curl
+//                               7.88 takes at most CURL_MAX_HTTP_HEADER, 100 KiB, per line)
+//   /bad-chunked                chunked: one valid chunk, then a chunk size that is not hex
+//   /endless?chunk=K&interval_ms=M  chunked, K-byte chunks (16 KiB) every M ms (0), until the client closes
+//   /early-413?linger=L         answers 413 as soon as the request header is in (no 100 Continue), then
+//                               closes without reading the body (an RST if body bytes arrived); with L=1 a
+//                               lingering close instead: FIN, then the body read and dropped until the
+//                               client closes
+// TLS fault modes are server options (below).
 // Every response carries X-Connection-Id (1-based, accept order) and X-Request-Number (1-based per
 // connection) so tests can observe connection reuse.
 class test_server {
 public:
+    enum class certificate {
+        trusted,      // tls().cert_file: signed by the test CA, for localhost and the loopback addresses
+        wrong_host,   // tls().wrong_host_cert_file: signed by the test CA, but for wrong.example only
+        expired,      // tls().expired_cert_file
+        self_signed,  // tls().self_signed_cert_file: no CA the client knows
+    };
+
     struct options {
         bool tls = false;
         bool ipv6 = false;         // listen on ::1 instead of 127.0.0.1
         std::string address = {};  // another loopback address to listen on (e.g. 127.0.1.1), if not empty
         bool require_client_certificate = false;  // TLS: refuse clients without a certificate of the test CA
         bool tls_1_2_only = false;                // TLS: offer nothing above TLS 1.2
+        certificate tls_certificate = certificate::trusted;  // TLS: what the server presents
+        bool stall_tls_handshake = false;  // TLS: accept, read the ClientHello, never answer it
     };
 
     test_server();

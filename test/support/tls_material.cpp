@@ -61,6 +61,8 @@ struct cert_spec {
     const char* key_usage = "critical,digitalSignature";
     const char* ext_key_usage = nullptr;
     std::string subject_alt_name = {};
+    long valid_from = -3600;       // seconds from now
+    long valid_until = 24 * 3600;  // seconds from now
 };
 
 void add_ext(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
@@ -78,8 +80,8 @@ x509_ptr make_cert(EVP_PKEY* key, const cert_spec& spec) {
     check(BN_rand(serial.get(), 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY), "BN_rand");
     check(BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(c)), "BN_to_ASN1_INTEGER");
 
-    check(X509_gmtime_adj(X509_getm_notBefore(c), -3600) != nullptr, "notBefore");
-    check(X509_gmtime_adj(X509_getm_notAfter(c), 24 * 3600) != nullptr, "notAfter");
+    check(X509_gmtime_adj(X509_getm_notBefore(c), spec.valid_from) != nullptr, "notBefore");
+    check(X509_gmtime_adj(X509_getm_notAfter(c), spec.valid_until) != nullptr, "notAfter");
 
     X509_NAME* name = X509_get_subject_name(c);
     auto add_entry = [name](const char* field, const char* value) {
@@ -138,6 +140,9 @@ void fill(tls_material& m) {
     m.other_ca_file = m.dir + "/other-ca.pem";
     m.client_cert_file = m.dir + "/client.pem";
     m.client_key_file = m.dir + "/client.key";
+    m.wrong_host_cert_file = m.dir + "/wrong-host.pem";
+    m.expired_cert_file = m.dir + "/expired.pem";
+    m.self_signed_cert_file = m.dir + "/self-signed.pem";
 
     auto ca_key = make_key();
     auto ca = make_ca(ca_key.get(), "asiocurl test CA");
@@ -154,6 +159,27 @@ void fill(tls_material& m) {
                                                .subject_alt_name = server_alt_names()});
     write_cert(m.cert_file, server.get());
     write_key(m.key_file, server_key.get());
+
+    // Each bad certificate differs from the good one in one respect (names, dates, issuer), so a client that
+    // refuses it can only be refusing it for that.
+    write_cert(m.wrong_host_cert_file, make_cert(server_key.get(), {.cn = "wrong.example",
+                                                                    .issuer = ca.get(),
+                                                                    .issuer_key = ca_key.get(),
+                                                                    .ext_key_usage = "serverAuth",
+                                                                    .subject_alt_name = "DNS:wrong.example"})
+                                           .get());
+    write_cert(m.expired_cert_file, make_cert(server_key.get(), {.cn = "localhost",
+                                                                 .issuer = ca.get(),
+                                                                 .issuer_key = ca_key.get(),
+                                                                 .ext_key_usage = "serverAuth",
+                                                                 .subject_alt_name = server_alt_names(),
+                                                                 .valid_from = -2 * 24 * 3600,
+                                                                 .valid_until = -24 * 3600})
+                                        .get());
+    write_cert(m.self_signed_cert_file, make_cert(server_key.get(), {.cn = "localhost",
+                                                                     .ext_key_usage = "serverAuth",
+                                                                     .subject_alt_name = server_alt_names()})
+                                            .get());
 
     auto client_key = make_key();
     auto client = make_cert(client_key.get(), {.cn = "asiocurl test client",

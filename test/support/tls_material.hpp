@@ -12,6 +12,10 @@ struct tls_material {
     std::string key_file;       // server private key (PEM)
     std::string other_ca_file;  // PEM of an unrelated CA (for "wrong CA" tests)
     std::string client_cert_file, client_key_file;  // client certificate signed by the test CA (mTLS tests)
+    // Bad server certificates for the TLS fault modes, each for key_file's key:
+    std::string wrong_host_cert_file;   // signed by the test CA, but its only SAN is DNS:wrong.example
+    std::string expired_cert_file;      // signed by the test CA, same SANs as cert_file, expired a day ago
+    std::string self_signed_cert_file;  // same SANs as cert_file, signed by nothing but itself
 };
 
 // Generated on first use (thread-safe); throws std::runtime_error if OpenSSL fails.
