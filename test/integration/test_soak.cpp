@@ -123,7 +123,10 @@ TEST_F(soak, a_mix_of_every_kind_of_transfer) {
         "registrations\n",
         total, succeeded, aborted, failed, rss_before, peak_rss_kib(),
         static_cast<unsigned long long>(stats.registrations_created));
-    // TearDown: the multi goes, and the fd count must be back at its baseline.
+    m.reset();
+    EXPECT_TRUE(server.wait_for_idle(std::chrono::seconds(5)));
+    EXPECT_TRUE(fds.settled());
+    std::printf("soak: fds %zu at start, %zu at the end\n", fds.count(), test::open_fd_count());
 }
 
 }  // namespace
