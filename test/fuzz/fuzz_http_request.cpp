@@ -50,8 +50,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t i = 2; i < lines.size(); ++i) {
         const auto line = strip(lines[i]);
         const auto colon = line.find(':');
-        request.fields.emplace_back(line.substr(0, colon),
-                                    colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1));
+        request.fields.emplace_back(line.substr(0, colon), colon == std::string_view::npos
+                                                               ? std::string_view{}
+                                                               : line.substr(colon + 1));
     }
     static asiocurl::easy handle;  // prepare() only sets options: nothing is sent
     handle.reset();
