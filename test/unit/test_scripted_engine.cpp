@@ -119,6 +119,53 @@ TEST_F(scripted, remove_then_reuse_of_the_same_fd_number_in_one_action) {
     EXPECT_EQ(core->stats().curl_errors, 0u);
 }
 
+// Rule 4's second guard: curl closes a socket through the close-socket callback before its REMOVE (curl has
+// shipped such bugs) and the number comes straight back for a new socket, which curl announces with the old
+// socketp. The glue must have released the old registration while the fd was still its own, and give the new
+// socket a registration of its own.
+TEST_F(scripted, a_close_before_its_remove_releases_the_registration_first) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    auto first = std::make_unique<socket_pair>();
+    const int fd = first->local;
+    socket_pair second;
+    int step = 0;
+    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == CURL_SOCKET_TIMEOUT && step == 0) {
+            step = 1;
+            engine.socket_cb(h, fd, CURL_POLL_IN);
+        } else if (s == fd && step == 1) {
+            step = 2;
+            EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);  // closes fd, no REMOVE
+            first->local = -1;
+            ::close(first->peer);
+            first->peer = -1;
+            ASSERT_EQ(::dup2(second.local, fd), fd);
+            engine.socket_cb(h, fd, CURL_POLL_IN);  // curl's table still holds the old socketp
+        } else if (s == fd && step == 2) {
+            step = 3;
+            engine.finish(h, CURLE_OK);
+        }
+    };
+    core->initiate(handle.state(), done.handler(), true);
+    first->poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return step == 2; }, std::chrono::seconds(5)));
+    ioc.run_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(step, 2) << "a completion of the closed registration reached curl";
+    ::close(second.local);
+    second.local = fd;
+    second.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)))
+        << "the new socket under the reused number lost its events";
+    EXPECT_FALSE(done.ec);
+    EXPECT_EQ(core->stats().closed_before_remove, 1u);
+    EXPECT_EQ(core->stats().registrations_created, 2u);
+    EXPECT_EQ(actions_on(fd), 2);
+}
+
 // Rule 2: a zero timeout requested while curl is on the stack is posted, not run inline.
 TEST_F(scripted, timer_zero_from_inside_a_socket_callback_is_posted) {
     easy handle;
