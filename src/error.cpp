@@ -45,6 +45,8 @@ public:
                 return "the request target is not a URL and options::base_url is empty";
             case errc::response_too_large:
                 return "the response is larger than options::max_response_size";
+            case errc::upload_size_mismatch:
+                return "the streamed request body is longer or shorter than its declared size";
         }
         return "unknown asiocurl error";
     }

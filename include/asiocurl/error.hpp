@@ -44,6 +44,7 @@ enum class errc {
     header_injection,     ///< a URL or header carries CR, LF or NUL, or a header name is not a token
     no_url,               ///< an origin-form request target without http::options::base_url
     response_too_large,   ///< the response body passed http::options::max_response_size
+    upload_size_mismatch,  ///< a streamed upload wrote more or fewer bytes than it declared
 };
 const boost::system::error_category& library_category() noexcept;
 inline error_code make_error_code(errc e) noexcept {

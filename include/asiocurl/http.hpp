@@ -5,6 +5,8 @@
 #include <asiocurl/http/cookie_jar.hpp>
 #include <asiocurl/http/fetch.hpp>
 #include <asiocurl/http/options.hpp>
+#include <asiocurl/http/progress.hpp>
 #include <asiocurl/http/response.hpp>
+#include <asiocurl/http/stream.hpp>
 
 #endif

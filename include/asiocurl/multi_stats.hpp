@@ -20,6 +20,7 @@ struct multi_stats {
     std::size_t live_registrations = 0;       ///< registrations not yet removed (curl still watches them)
     std::uint64_t registration_failures = 0;  ///< sockets the reactor refused (DESIGN rule 7)
     std::uint64_t closed_before_remove = 0;   ///< closes curl made before its REMOVE (DESIGN rule 4 guard)
+    std::uint64_t pause_calls = 0;            ///< curl_easy_pause calls made for streams (DESIGN rule 9)
 };
 
 }  // namespace asiocurl

@@ -53,6 +53,12 @@ public:
         if (on_add) on_add(easy);
         return CURLM_OK;
     }
+    CURLcode pause(CURL* easy, int bitmask) {
+        if (refuse_recursion()) return CURLE_RECURSIVE_API_CALL;
+        pauses.emplace_back(easy, bitmask);
+        if (on_pause) on_pause(easy, bitmask);
+        return CURLE_OK;
+    }
     CURLMcode remove(CURL* easy) {
         if (refuse_recursion()) return CURLM_RECURSIVE_API_CALL;
         std::erase(added, easy);
@@ -127,6 +133,8 @@ public:
     std::vector<std::pair<curl_socket_t, int>> actions;
     std::vector<int> socket_cb_results;
     std::vector<CURL*> added, removed;
+    std::vector<std::pair<CURL*, int>> pauses;
+    std::function<void(CURL*, int)> on_pause;  // runs inside pause(), as curl's re-entrant callbacks would
     std::deque<CURLMsg> done;
     int recursive_calls = 0;
     bool cleaned_up = false;

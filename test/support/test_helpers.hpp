@@ -38,7 +38,7 @@ struct completion {
 // server closes its side of a connection after the client did.
 class fd_baseline {
 public:
-    fd_baseline() : count_(open_fd_count()) {}
+    fd_baseline() : count_(open_fd_count()), at_start_(open_fds()) {}
     std::size_t count() const { return count_; }
     ::testing::AssertionResult settled(std::chrono::milliseconds bound = std::chrono::seconds(5)) const {
         const auto deadline = std::chrono::steady_clock::now() + bound;
@@ -48,11 +48,21 @@ public:
             now = open_fd_count();
         }
         if (now == count_) return ::testing::AssertionSuccess();
-        return ::testing::AssertionFailure() << "fd count " << now << ", baseline " << count_;
+        auto failure = ::testing::AssertionFailure() << "fd count " << now << ", baseline " << count_;
+        // Which descriptors differ says whose they were (a socket left open, or one closed twice).
+        auto at_end = open_fds();
+        for (const auto& [fd, target] : at_start_)
+            if (auto it = at_end.find(fd); it == at_end.end() || it->second != target)
+                failure << "; at start only: " << fd << " -> " << target;
+        for (const auto& [fd, target] : at_end)
+            if (auto it = at_start_.find(fd); it == at_start_.end() || it->second != target)
+                failure << "; at end only: " << fd << " -> " << target;
+        return failure;
     }
 
 private:
     std::size_t count_;
+    std::map<int, std::string> at_start_;
 };
 
 // Runs `ioc` until `done()` or the bound passes (a hang fails the test instead of stalling the suite).

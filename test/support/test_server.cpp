@@ -21,6 +21,8 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <iterator>
 #include <optional>
@@ -145,6 +147,18 @@ public:
                 for (;;)
                     co_await socket.async_read_some(asio::buffer(sink), use_awaitable);
             }
+            if (request_target t({target.data(), target.size()}); t.path == "/reset-upload") {
+                // A server failing mid-upload: it reads `after` body bytes (whatever the framing), then
+                // resets the connection without answering.
+                ++conn_.requests;
+                const std::size_t after = t.param("after", 1024 * 1024);
+                std::size_t read = buffer.size();
+                buffer.consume(buffer.size());
+                char sink[16384];
+                while (read < after)
+                    read += co_await stream_.async_read_some(asio::buffer(sink), use_awaitable);
+                co_return ending::reset;
+            }
             // Without this, clients that send Expect (curl does for large uploads) wait a second first.
             if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
                 static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -202,6 +216,11 @@ private:
                 co_await asio::async_write(stream_, asio::buffer(std::string_view("zz\r\nnot a chunk\r\n")),
                                            use_awaitable);
             }
+        } else if (t.path == "/ndjson") {
+            co_await send_records(std::max<std::size_t>(1, t.param("per_chunk", 10)),
+                                  std::chrono::milliseconds(t.param("interval_ms", 0)));
+        } else if (t.path == "/digest") {
+            co_await send_text(200, digest(req.body()));
         } else if (t.path == "/endless") {
             co_await send_endless(std::max<std::size_t>(1, t.param("chunk", 16384)),
                                   std::chrono::milliseconds(t.param("interval_ms", 0)));
@@ -308,7 +327,8 @@ private:
 
     // Header only; the caller frames and writes the body itself.
     awaitable<void> send_header(http::response<http::empty_body>& res) {
-        res.set(http::field::content_type, "application/octet-stream");
+        if (res.count(http::field::content_type) == 0)
+            res.set(http::field::content_type, "application/octet-stream");
         stamp(res);
         http::response_serializer<http::empty_body> sr(res);
         co_await http::async_write_header(stream_, sr, use_awaitable);
@@ -354,6 +374,26 @@ private:
                 co_await conn_.timer.async_wait(use_awaitable);
             }
             co_await asio::async_write(stream_, http::make_chunk(body_slices(off, chunk)), use_awaitable);
+        }
+    }
+
+    // Newline-delimited JSON records {"n":0}, {"n":1}, ... in chunks of `per_chunk`, until a write fails.
+    awaitable<void> send_records(std::size_t per_chunk, std::chrono::milliseconds interval) {
+        http::response<http::empty_body> res{http::status::ok, 11};
+        res.chunked(true);
+        res.set(http::field::content_type, "application/x-ndjson");
+        co_await send_header(res);
+        if (head_) co_return;
+        std::string records;
+        for (std::size_t n = 0;;) {
+            if (interval.count() > 0) {
+                conn_.timer.expires_after(interval);
+                co_await conn_.timer.async_wait(use_awaitable);
+            }
+            records.clear();
+            for (std::size_t i = 0; i < per_chunk; ++i, ++n)
+                records += "{\"n\":" + std::to_string(n) + "}\n";
+            co_await asio::async_write(stream_, http::make_chunk(asio::buffer(records)), use_awaitable);
         }
     }
 
@@ -563,6 +603,17 @@ bool test_server::wait_for_idle(std::chrono::milliseconds timeout) const {
     return true;
 }
 
+std::string digest(std::string_view bytes) {
+    std::uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
+    for (unsigned char c : bytes) {
+        hash ^= c;
+        hash *= 1099511628211ull;
+    }
+    char text[64];
+    std::snprintf(text, sizeof text, "%zu %016llx", bytes.size(), static_cast<unsigned long long>(hash));
+    return text;
+}
+
 std::string expected_body(std::size_t n) {
     std::string body(n, '\0');
     for (std::size_t i = 0; i < n; ++i)
@@ -573,6 +624,18 @@ std::string expected_body(std::size_t n) {
 std::size_t open_fd_count() {
     std::filesystem::directory_iterator it("/proc/self/fd");
     return static_cast<std::size_t>(std::distance(begin(it), end(it))) - 1;
+}
+
+std::map<int, std::string> open_fds() {
+    std::map<int, std::string> out;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+        std::error_code link_ec;
+        auto target = std::filesystem::read_symlink(entry.path(), link_ec);
+        if (!link_ec && target.string().starts_with("/proc/")) continue;  // the listing's own descriptor
+        out.emplace(std::stoi(entry.path().filename().string()), link_ec ? "?" : target.string());
+    }
+    return out;
 }
 
 }  // namespace asiocurl::test

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -74,7 +75,13 @@ private:
 // "0123456789abcdefghijklmnopqrstuvwxyz"[i % 36].
 std::string expected_body(std::size_t n);
 
+// "<length> <FNV-1a 64 in hex>": what /digest answers for the request body it received.
+std::string digest(std::string_view bytes);
+
 // Entries in /proc/self/fd, not counting the descriptor used to read it.
 std::size_t open_fd_count();
+
+// The open descriptors and what each points at ("socket:[123]", a path), for reporting a difference.
+std::map<int, std::string> open_fds();
 
 }  // namespace asiocurl::test

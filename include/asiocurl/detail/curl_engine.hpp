@@ -25,6 +25,8 @@ public:
     CURLMcode assign(curl_socket_t fd, void* socketp) { return curl_multi_assign(handle_, fd, socketp); }
     CURLMcode add(CURL* easy) { return curl_multi_add_handle(handle_, easy); }
     CURLMcode remove(CURL* easy) { return curl_multi_remove_handle(handle_, easy); }
+    // curl_easy_pause: calls the write, header, socket and timer callbacks before it returns (DESIGN rule 9).
+    CURLcode pause(CURL* easy, int bitmask) { return curl_easy_pause(easy, bitmask); }
     template <class T>
     CURLMcode setopt(CURLMoption option, T value) {
         return curl_multi_setopt(handle_, option, value);

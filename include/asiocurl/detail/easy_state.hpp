@@ -25,6 +25,9 @@ struct easy_state {
         // Called by ~easy while in flight; true when the multi took ownership of this state (and will
         // clean the handle up once curl no longer knows it).
         bool (*abandon)(void* runner, easy_state&) = nullptr;
+        // Sets the transfer's pause state (CURLPAUSE_* bits) through the multi running it; on the multi's
+        // executor only, never from inside a curl callback (DESIGN rule 9).
+        void (*set_pause)(void* runner, easy_state&, int bitmask) = nullptr;
         boost::asio::any_completion_handler<void(error_code)> handler;
         // Outstanding work on the handler's executor, when it is not the multi's (which the multi keeps busy
         // itself while it has transfers).

@@ -93,6 +93,8 @@ public:
     error_code set_option(CURLMoption option, long value);
     void cancel_all();
     void shutdown();
+    // Pauses or unpauses `state`'s transfer (curl_easy_pause with CURLPAUSE_* bits), a no-op once it ended.
+    void set_pause(easy_state& state, int bitmask);
     std::size_t in_flight() const noexcept { return in_flight_; }
     const multi_stats& stats() const noexcept { return stats_; }
 

@@ -153,6 +153,9 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, bool 
     auto& t = state->transfer;
     t.runner = this;
     t.abandon = [](void* core, easy_state& s) { return static_cast<multi_core*>(core)->abandon(s); };
+    t.set_pause = [](void* core, easy_state& s, int bitmask) {
+        static_cast<multi_core*>(core)->set_pause(s, bitmask);
+    };
     t.serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
     t.started = false;
     t.orphaned = false;
@@ -312,6 +315,29 @@ void multi_core<Engine>::cancel_transfer(easy_state& state, unsigned types) {
             if (self->is_active(s) && s->transfer.serial == serial)
                 self->abort_transfer(*s, boost::asio::error::operation_aborted);
         });
+}
+
+// Rule 9: curl_easy_pause(CONT) delivers what curl held back (write callback), re-arms the timer and may
+// change socket interest before it returns, so it is called like socket_action: from the executor, never
+// with curl on the stack, then CURLMSG_DONE is drained. A write callback may pause again inside it.
+template <class Engine>
+void multi_core<Engine>::set_pause(easy_state& state, int bitmask) {
+    run_outside_curl([self = boost::intrusive_ptr<multi_core>(this), s = &state, serial = state.transfer.serial,
+                      bitmask] {
+        if (!self->is_active(s) || s->transfer.serial != serial) return;
+        CURLcode result;
+        {
+            curl_call_scope scope(*self);
+            result = self->engine_.pause(s->handle, bitmask);
+        }
+        ++self->stats_.pause_calls;
+        // An error here came from a callback fed the held-back data; curl does not end the transfer itself.
+        if (result != CURLE_OK) {
+            self->abort_transfer(*s, make_error_code(result));
+            return;
+        }
+        self->drain_messages();
+    });
 }
 
 template <class Engine>

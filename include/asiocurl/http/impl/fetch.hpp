@@ -1,6 +1,7 @@
 #ifndef ASIOCURL_HTTP_IMPL_FETCH_HPP
 #define ASIOCURL_HTTP_IMPL_FETCH_HPP
 
+#include <asiocurl/http/detail/progress_reporter.hpp>
 #include <asiocurl/http/detail/transfer.hpp>
 
 #include <boost/asio/buffer.hpp>
@@ -41,12 +42,15 @@ struct fetch_state {
     std::size_t pending_index = 0, pending_offset = 0;
     bool source_done = false;
 
+    std::shared_ptr<progress_reporter> progress_report;
+
     std::optional<typename ResponseBody::reader> body_sink;
     std::size_t received = 0;
     bool too_large = false;
     error_code body_error;
 
-    error_code start() {
+    // `executor`: the operation's, where progress reports run.
+    error_code start(boost::asio::any_io_executor executor) {
         request_view view;
         view.method = request.method_string();
         view.target = request.target();
@@ -65,6 +69,11 @@ struct fetch_state {
             body_source->init(ec);
             if (!ec) handle.set(CURLOPT_READFUNCTION, &fetch_state::on_read, ec);
             if (!ec) handle.set(CURLOPT_READDATA, static_cast<void*>(this), ec);
+        }
+        if (!ec && opts.on_progress) {
+            progress_report =
+                std::make_shared<progress_reporter>(std::move(executor), opts.on_progress, opts.progress_interval);
+            progress_report->install(handle, ec);
         }
         return ec;
     }
@@ -137,6 +146,10 @@ struct fetch_state {
 
     // A failed fetch still carries whatever head arrived (status 0 when none did).
     error_code finish(error_code ec) {
+        if (progress_report)
+            progress_report->finish(handle);
+        else if (opts.on_progress)  // refused before a transfer began: the last report all the same
+            opts.on_progress(progress{.done = true});
         if (too_large) ec = errc::response_too_large;
         if (body_error) ec = body_error;
         if (ec) {
@@ -165,7 +178,7 @@ struct fetch_op {
             started = true;
             // async_compose lets only terminal cancellation through by default; a fetch honours partial too.
             self.reset_cancellation_state(boost::asio::enable_partial_cancellation());
-            early = state->start();
+            early = state->start(boost::asio::any_io_executor(self.get_executor()));
             // Refused before anything was sent: completed from the executor, never inside async_fetch.
             if (early) return boost::asio::post(multi->get_executor(), std::move(self));
             return multi->async_perform(state->handle, std::move(self));

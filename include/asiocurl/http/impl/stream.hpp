@@ -1,0 +1,195 @@
+#ifndef ASIOCURL_HTTP_IMPL_STREAM_HPP
+#define ASIOCURL_HTTP_IMPL_STREAM_HPP
+
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace asiocurl::http {
+namespace detail {
+
+template <class Body, class Fields>
+request_view view_of(const boost::beast::http::request<Body, Fields>& request) {
+    request_view view;
+    view.method = request.method_string();
+    view.target = request.target();
+    for (const auto& field : request)
+        view.fields.emplace_back(field.name_string(), field.value());
+    return view;
+}
+
+// A body given with the request is produced up front with its Beast writer (streams that need more stream it
+// with start_upload instead).
+template <class Body, class Fields>
+std::string whole_body(boost::beast::http::request<Body, Fields>& request, error_code& ec) {
+    std::string out;
+    if constexpr (!std::is_same_v<Body, boost::beast::http::empty_body>) {
+        typename Body::writer source(request.base(), request.body());
+        source.init(ec);
+        while (!ec) {
+            auto chunk = source.get(ec);
+            if (ec || !chunk) break;
+            for (auto piece : boost::beast::buffers_range_ref(chunk->first))
+                out.append(static_cast<const char*>(piece.data()), piece.size());
+            if (!chunk->second) break;
+        }
+    }
+    return out;
+}
+
+// Hands the prepared transfer to the multi; its completion (on the multi's executor) ends the stream.
+template <class Executor>
+void launch(basic_multi<Executor>& multi, const std::shared_ptr<stream_core>& core) {
+    multi.async_perform(core->handle(),
+                        boost::asio::bind_cancellation_slot(
+                            core->abort_slot(), [core](error_code ec) { core->on_transfer_done(ec); }));
+}
+
+// Completes an operation on a stream with no state (moved from): posted, never inline.
+template <class Handler, class Executor, class... Args>
+void fail_moved_from(Handler&& handler, const Executor& executor, Args... args) {
+    auto ex = boost::asio::get_associated_executor(handler, executor);
+    boost::asio::post(ex, boost::asio::append(std::forward<Handler>(handler), args...));
+}
+
+}  // namespace detail
+
+template <class Executor>
+basic_stream<Executor>::basic_stream(basic_multi<Executor>& multi, std::size_t buffer_size)
+    : executor_(multi.get_executor()),
+      multi_(&multi),
+      core_(std::make_shared<detail::stream_core>(boost::asio::any_io_executor(executor_), buffer_size)) {}
+
+template <class Executor>
+basic_stream<Executor>& basic_stream<Executor>::operator=(basic_stream&& other) noexcept {
+    if (this != &other) {
+        if (core_) core_->cancel();
+        executor_ = other.executor_;
+        multi_ = other.multi_;
+        core_ = std::move(other.core_);
+    }
+    return *this;
+}
+
+template <class Executor>
+basic_stream<Executor>::~basic_stream() {
+    if (core_) core_->cancel();
+}
+
+template <class Executor>
+template <class Body, class Fields>
+void basic_stream<Executor>::start(boost::beast::http::request<Body, Fields> request, options opts,
+                                   error_code& ec) {
+    if (!core_) {
+        ec = errc::empty_handle;
+        return;
+    }
+    auto view = detail::view_of(request);
+    ec = {};
+    std::string body = detail::whole_body(request, ec);
+    if (ec) return;
+    view.has_body = !body.empty() || (request.method() != boost::beast::http::verb::get &&
+                                      request.method() != boost::beast::http::verb::head &&
+                                      !std::is_same_v<Body, boost::beast::http::empty_body>);
+    if (view.has_body) view.body_size = body.size();
+    ec = core_->prepare(view, std::move(opts), false, std::nullopt, std::move(body));
+    if (!ec) detail::launch(*multi_, core_);
+}
+
+template <class Executor>
+template <class Body, class Fields>
+void basic_stream<Executor>::start(boost::beast::http::request<Body, Fields> request, options opts) {
+    error_code ec;
+    start(std::move(request), std::move(opts), ec);
+    if (ec) asiocurl::detail::throw_error(ec, "asiocurl::http::stream::start");
+}
+
+template <class Executor>
+template <class Body, class Fields>
+void basic_stream<Executor>::start_upload(const boost::beast::http::request<Body, Fields>& request,
+                                          std::optional<std::uint64_t> body_size, options opts,
+                                          error_code& ec) {
+    if (!core_) {
+        ec = errc::empty_handle;
+        return;
+    }
+    auto view = detail::view_of(request);
+    view.has_body = true;
+    view.body_size = body_size;
+    ec = core_->prepare(view, std::move(opts), true, body_size, {});
+    if (!ec) detail::launch(*multi_, core_);
+}
+
+template <class Executor>
+template <class Body, class Fields>
+void basic_stream<Executor>::start_upload(const boost::beast::http::request<Body, Fields>& request,
+                                          std::optional<std::uint64_t> body_size, options opts) {
+    error_code ec;
+    start_upload(request, body_size, std::move(opts), ec);
+    if (ec) asiocurl::detail::throw_error(ec, "asiocurl::http::stream::start_upload");
+}
+
+template <class Executor>
+template <class CompletionToken>
+auto basic_stream<Executor>::async_read_header(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+        [](auto handler, std::shared_ptr<detail::stream_core> core, const executor_type& ex) {
+            if (!core) return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle));
+            core->read_header(detail::stream_core::wait_handler(std::move(handler)));
+        },
+        token, core_, executor_);
+}
+
+template <class Executor>
+template <class MutableBufferSequence, class CompletionToken>
+auto basic_stream<Executor>::async_read_some(const MutableBufferSequence& buffers, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(error_code, std::size_t)>(
+        [](auto handler, std::shared_ptr<detail::stream_core> core, const executor_type& ex,
+           const detail::buffer_list<boost::asio::mutable_buffer>& list) {
+            if (!core)
+                return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle),
+                                               std::size_t{0});
+            core->read_some(list, detail::stream_core::io_handler(std::move(handler)));
+        },
+        token, core_, executor_, detail::buffer_list<boost::asio::mutable_buffer>::from(buffers));
+}
+
+template <class Executor>
+template <class ConstBufferSequence, class CompletionToken>
+auto basic_stream<Executor>::async_write_some(const ConstBufferSequence& buffers, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(error_code, std::size_t)>(
+        [](auto handler, std::shared_ptr<detail::stream_core> core, const executor_type& ex,
+           const detail::buffer_list<boost::asio::const_buffer>& list) {
+            if (!core)
+                return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle),
+                                               std::size_t{0});
+            core->write_some(list, detail::stream_core::io_handler(std::move(handler)));
+        },
+        token, core_, executor_, detail::buffer_list<boost::asio::const_buffer>::from(buffers));
+}
+
+template <class Executor>
+template <class CompletionToken>
+auto basic_stream<Executor>::async_finish_upload(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+        [](auto handler, std::shared_ptr<detail::stream_core> core, const executor_type& ex) {
+            if (!core) return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle));
+            core->finish_upload(detail::stream_core::wait_handler(std::move(handler)));
+        },
+        token, core_, executor_);
+}
+
+template <class Executor>
+void basic_stream<Executor>::cancel() {
+    if (core_) core_->cancel();
+}
+
+}  // namespace asiocurl::http
+
+#endif
