@@ -21,8 +21,11 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -683,6 +686,57 @@ TEST_F(stream_test, http2_two_streams_on_one_connection_one_reader_stalled_the_o
         EXPECT_EQ(end, asio::error::eof);
     });
 }
+
+}  // namespace
+}  // namespace asiocurl
+
+namespace asiocurl {
+namespace {
+
+#if defined(ASIOCURL_DOWNLOAD_EXAMPLE) && defined(ASIOCURL_FEED_LINES_EXAMPLE)
+std::string run_command(const std::string& command, int& status) {
+    std::string out;
+    if (std::FILE* pipe = ::popen(command.c_str(), "r")) {
+        char buffer[4096];
+        for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+            out.append(buffer, n);
+        status = ::pclose(pipe);
+    }
+    return out;
+}
+
+TEST_F(stream_test, the_download_example_writes_the_file_and_draws_progress_lines) {
+    test::detail::temp_dir dir("asiocurl-download-");
+    const std::string file = dir.path() + "/out.bin";
+    int status = -1;
+    // stderr (the progress) goes to the pipe: not a terminal, so plain lines.
+    const std::string output = run_command(std::string(ASIOCURL_DOWNLOAD_EXAMPLE) + " '" +
+                                               server.url("/trickle/3000000?chunk=100000&interval_ms=40") + "' " +
+                                               file + " 2>&1",
+                                           status);
+    EXPECT_EQ(status, 0) << output;
+    EXPECT_NE(output.find("download: "), std::string::npos) << output;
+    EXPECT_NE(output.find("(done)"), std::string::npos) << output;
+    EXPECT_EQ(output.find('\r'), std::string::npos) << "a terminal bar drawn into a pipe";
+    std::ifstream in(file, std::ios::binary);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(content == test::expected_body(3000000)) << "downloaded " << content.size() << " bytes";
+    run_command(std::string(ASIOCURL_DOWNLOAD_EXAMPLE) + " " + server.url("/status/404") + " " + file + " 2>&1",
+                status);
+    EXPECT_NE(status, 0);
+}
+
+TEST_F(stream_test, the_feed_example_prints_lines_of_an_endless_feed_and_stops) {
+    int status = -1;
+    const std::string output =
+        run_command(std::string(ASIOCURL_FEED_LINES_EXAMPLE) + " --max 50 " + server.url("/ndjson?per_chunk=3"), status);
+    EXPECT_EQ(status, 0) << output;
+    std::string expected;
+    for (int i = 0; i < 50; ++i)
+        expected += std::to_string(i + 1) + ": {\"n\":" + std::to_string(i) + "}\n";
+    EXPECT_EQ(output, expected);
+}
+#endif
 
 }  // namespace
 }  // namespace asiocurl
