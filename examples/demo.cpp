@@ -5,14 +5,18 @@
 //
 // A fixed number of worker coroutines pull URLs from a shared queue: that bounds the transfers in flight
 // (and the connections open) whatever the number of URLs. Exit status 0 when every fetch got the answer
-// expected of it (loopback run) or at least completed (URLs given).
+// expected of it (loopback run) or at least completed (URLs given). The loopback run ends by streaming a body
+// with a live progress bar (plain lines when the output is not a terminal).
 #include <asiocurl/asiocurl.hpp>
+#include <asiocurl/http.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "progress_bar.hpp"
 #include "test_server.hpp"  // test/support: the loopback server of asiocurl's own tests
 
 #include <algorithm>
@@ -88,6 +92,31 @@ asio::awaitable<void> worker(asiocurl::multi& multi, work_queue& queue, results&
         out.bytes += easy.info<curl_off_t>(CURLINFO_SIZE_DOWNLOAD_T);
         if (next->expected_status != 0 && status != next->expected_status) ++out.unexpected;
     }
+}
+
+// Streams one body through http::stream with a live progress bar (plain lines when stdout is not a terminal),
+// reading it at the reader's pace: memory stays at the stream's buffer.
+asio::awaitable<void> stream_with_progress(asiocurl::multi& multi, std::string url, bool& ok) {
+    namespace http = asiocurl::http;
+    progress_bar bar(stdout, "stream");
+    http::options opts;
+    opts.on_progress = std::ref(bar);
+    http::stream body(multi);
+    body.start(boost::beast::http::request<boost::beast::http::empty_body>(boost::beast::http::verb::get, url, 11),
+               opts);
+    std::vector<char> chunk(64 * 1024);
+    std::size_t total = 0;
+    for (;;) {
+        auto [ec, n] = co_await body.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+        total += n;
+        if (ec) {
+            ok = ec == asio::error::eof;
+            if (!ok) std::printf("stream failed: %s\n", ec.message().c_str());
+            break;
+        }
+    }
+    std::printf("streamed %zu bytes, the stream held at most %zu bytes (bound %zu)\n", total, body.max_buffered(),
+                body.buffer_size());
 }
 
 // Nearest rank in an already sorted sample.
@@ -170,5 +199,20 @@ int main(int argc, char** argv) {
     }
     print_summary(out, fetches, concurrency,
                   std::chrono::duration<double>(clock_type::now() - start).count());
-    return out.unexpected == 0 && out.latencies_ms.size() == fetches ? 0 : 1;
+    bool streamed = true;
+    if (server) {
+        // 8 MiB trickled in 256 KiB pieces: long enough for the progress bar to move.
+        asio::co_spawn(ioc, stream_with_progress(multi, server->url("/trickle/8388608?chunk=262144&interval_ms=25"), streamed),
+                       [](std::exception_ptr e) {
+                           if (e) std::rethrow_exception(e);
+                       });
+        try {
+            ioc.restart();
+            ioc.run();
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "asiocurl_demo: %s\n", e.what());
+            return 1;
+        }
+    }
+    return out.unexpected == 0 && out.latencies_ms.size() == fetches && streamed ? 0 : 1;
 }

@@ -56,7 +56,9 @@ public:
     CURLcode pause(CURL* easy, int bitmask) {
         if (refuse_recursion()) return CURLE_RECURSIVE_API_CALL;
         pauses.emplace_back(easy, bitmask);
+        in_action_ = true;  // curl is on the stack while it calls back from curl_easy_pause
         if (on_pause) on_pause(easy, bitmask);
+        in_action_ = false;
         return CURLE_OK;
     }
     CURLMcode remove(CURL* easy) {

@@ -1,5 +1,5 @@
 // The glue against the scripted engine: callback orders a real server cannot provoke on demand
-// (DESIGN rules 1, 2, 4, 7).
+// (DESIGN rules 1, 2, 4, 7, 9).
 #include <asiocurl/detail/impl/multi_core.ipp>
 #include <asiocurl/easy.hpp>
 
@@ -276,6 +276,47 @@ TEST_F(scripted, starting_a_transfer_from_inside_a_callback_is_deferred) {
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)));
     EXPECT_EQ(second_done.ec, boost::asio::error::operation_aborted);
+}
+
+// Rule 9: curl_easy_pause(CONT) calls the socket, timer and write callbacks before it returns. The glue
+// calls it from the executor with curl off the stack, accepts what those callbacks ask (a new socket, timer
+// 0), and a pause requested from inside them (a write callback pausing again) is deferred, not nested.
+TEST_F(scripted, unpause_runs_outside_curl_and_accepts_the_callbacks_it_makes) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    socket_pair pair;
+    core->initiate(handle.state(), done.handler(), true);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return engine.added.size() == 1; }, std::chrono::seconds(5)));
+    auto set_pause = [&](int bitmask) {
+        auto* state = handle.state();
+        state->transfer.set_pause(state->transfer.runner, *state, bitmask);
+    };
+    int calls = 0;
+    engine.on_pause = [&](CURL* easy, int) {
+        if (calls++ > 0) return;
+        engine.socket_cb(easy, pair.local, CURL_POLL_IN);
+        engine.timer_cb(0);
+        set_pause(CURLPAUSE_RECV);  // as a write callback fed the held-back data might
+    };
+    boost::asio::post(ioc, [&] { set_pause(CURLPAUSE_CONT); });
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return engine.pauses.size() == 2; }, std::chrono::seconds(5)));
+    EXPECT_EQ(engine.pauses[0], std::make_pair(h, CURLPAUSE_CONT));
+    EXPECT_EQ(engine.pauses[1], std::make_pair(h, CURLPAUSE_RECV)) << "the nested request was lost";
+    EXPECT_EQ(core->stats().pause_calls, 2u);
+    EXPECT_EQ(core->stats().live_registrations, 1u) << "the socket reported inside the pause was not registered";
+    // The socket registered inside the pause works: readiness reaches curl, which finishes the transfer.
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == pair.local) engine.finish(h, CURLE_OK);
+    };
+    pair.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    EXPECT_FALSE(done.ec);
+    EXPECT_EQ(core->stats().curl_errors, 0u);
+    // Once the transfer ended the handle is no longer busy: a stream's late unpause request stops there.
+    EXPECT_FALSE(handle.state()->busy());
 }
 
 }  // namespace
