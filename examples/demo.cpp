@@ -102,12 +102,14 @@ asio::awaitable<void> stream_with_progress(asiocurl::multi& multi, std::string u
     http::options opts;
     opts.on_progress = std::ref(bar);
     http::stream body(multi);
-    body.start(boost::beast::http::request<boost::beast::http::empty_body>(boost::beast::http::verb::get, url, 11),
-               opts);
+    body.start(
+        boost::beast::http::request<boost::beast::http::empty_body>(boost::beast::http::verb::get, url, 11),
+        opts);
     std::vector<char> chunk(64 * 1024);
     std::size_t total = 0;
     for (;;) {
-        auto [ec, n] = co_await body.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+        auto [ec, n] =
+            co_await body.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
         total += n;
         if (ec) {
             ok = ec == asio::error::eof;
@@ -115,8 +117,8 @@ asio::awaitable<void> stream_with_progress(asiocurl::multi& multi, std::string u
             break;
         }
     }
-    std::printf("streamed %zu bytes, the stream held at most %zu bytes (bound %zu)\n", total, body.max_buffered(),
-                body.buffer_size());
+    std::printf("streamed %zu bytes, the stream held at most %zu bytes (bound %zu)\n", total,
+                body.max_buffered(), body.buffer_size());
 }
 
 // Nearest rank in an already sorted sample.
@@ -202,7 +204,9 @@ int main(int argc, char** argv) {
     bool streamed = true;
     if (server) {
         // 8 MiB trickled in 256 KiB pieces: long enough for the progress bar to move.
-        asio::co_spawn(ioc, stream_with_progress(multi, server->url("/trickle/8388608?chunk=262144&interval_ms=25"), streamed),
+        asio::co_spawn(ioc,
+                       stream_with_progress(
+                           multi, server->url("/trickle/8388608?chunk=262144&interval_ms=25"), streamed),
                        [](std::exception_ptr e) {
                            if (e) std::rethrow_exception(e);
                        });

@@ -20,8 +20,10 @@
 
 namespace asio = boost::asio;
 namespace http = asiocurl::http;
+namespace bhttp = boost::beast::http;
 
-asio::awaitable<void> download(asiocurl::multi& multi, std::string url, std::FILE* file, std::string ca_file) {
+asio::awaitable<void> download(asiocurl::multi& multi, std::string url, std::FILE* file,
+                               std::string ca_file) {
     http::options opts;
     opts.follow_redirects = true;
     opts.tls.ca_file = std::move(ca_file);
@@ -30,18 +32,18 @@ asio::awaitable<void> download(asiocurl::multi& multi, std::string url, std::FIL
     opts.on_progress = std::ref(bar);  // runs on this coroutine's executor, at most every 100 ms
 
     http::stream body(multi);
-    body.start(boost::beast::http::request<boost::beast::http::empty_body>(boost::beast::http::verb::get, url, 11),
-               opts);
+    body.start(bhttp::request<bhttp::empty_body>(bhttp::verb::get, url, 11), opts);
     co_await body.async_read_header(asio::use_awaitable);
     if (body.header().result_int() != 200)
         throw std::runtime_error("HTTP " + std::to_string(body.header().result_int()));
     std::array<char, 64 * 1024> chunk;
     for (;;) {
-        auto [ec, n] = co_await body.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+        auto [ec, n] =
+            co_await body.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
         if (ec == asio::error::eof) break;
         if (ec) throw std::runtime_error(ec.message() + ": " + body.header().info.error_message);
-        // A blocking write: while it runs, nothing reads, and the stream pauses curl (backpressure).
-        if (std::fwrite(chunk.data(), 1, n, file) != n) throw std::runtime_error("write failed");
+        if (std::fwrite(chunk.data(), 1, n, file) != n)
+            throw std::runtime_error("write failed");  // curl waits
     }
     std::fprintf(stderr, "%llu bytes in %.2f s, stream buffer peak %zu of %zu bytes\n",
                  static_cast<unsigned long long>(body.header().info.bytes_received),

@@ -4,9 +4,9 @@
 //   asiocurl_feed_lines [--max N] URL
 #include <asiocurl/http.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read_until.hpp>
@@ -25,7 +25,8 @@ namespace http = asiocurl::http;
 asio::awaitable<void> consume(asiocurl::multi& multi, std::string url, long max_lines,
                               asio::cancellation_signal& stop) {
     http::stream feed(multi);
-    feed.start(boost::beast::http::request<boost::beast::http::empty_body>(boost::beast::http::verb::get, url, 11));
+    feed.start(
+        boost::beast::http::request<boost::beast::http::empty_body>(boost::beast::http::verb::get, url, 11));
     co_await feed.async_read_header(asio::use_awaitable);
     std::string pending;
     for (long count = 1;; ++count) {

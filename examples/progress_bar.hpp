@@ -5,15 +5,17 @@
 
 #include <asiocurl/http/progress.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <string>
-#include <unistd.h>
 
 class progress_bar {
 public:
     explicit progress_bar(std::FILE* out, std::string label)
-        : out_(out), label_(std::move(label)), terminal_(::isatty(::fileno(out)) != 0),
+        : out_(out),
+          label_(std::move(label)),
+          terminal_(::isatty(::fileno(out)) != 0),
           start_(std::chrono::steady_clock::now()) {}
 
     void operator()(const asiocurl::http::progress& p) {
@@ -26,8 +28,8 @@ public:
         char figures[160];
         if (p.download_total > 0) {
             const double fraction = static_cast<double>(p.downloaded) / static_cast<double>(p.download_total);
-            std::snprintf(figures, sizeof figures, "%5.1f%% %8.1f of %.1f MiB %7.1f MiB/s", 100 * fraction, mib,
-                          static_cast<double>(p.download_total) / (1024.0 * 1024.0), rate);
+            std::snprintf(figures, sizeof figures, "%5.1f%% %8.1f of %.1f MiB %7.1f MiB/s", 100 * fraction,
+                          mib, static_cast<double>(p.download_total) / (1024.0 * 1024.0), rate);
             if (terminal_) {
                 constexpr int width = 30;
                 const int filled = static_cast<int>(fraction * width);

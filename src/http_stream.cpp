@@ -79,7 +79,8 @@ bool is_followed_redirect(const response_head& head, const options& opts) {
 
 }  // namespace
 
-// ---- progress ----------------------------------------------------------------------------------------------
+// ---- progress
+// ----------------------------------------------------------------------------------------------
 
 progress_reporter::progress_reporter(boost::asio::any_io_executor executor,
                                      std::function<void(const progress&)> callback,
@@ -139,7 +140,8 @@ void progress_reporter::finish(const easy& handle) {
     callback_(last);
 }
 
-// ---- the stream --------------------------------------------------------------------------------------------
+// ---- the stream
+// --------------------------------------------------------------------------------------------
 
 stream_core::stream_core(boost::asio::any_io_executor multi_executor, std::size_t buffer_size)
     : executor_(std::move(multi_executor)), limit_(std::max(buffer_size, largest_write)) {}
@@ -166,8 +168,8 @@ error_code stream_core::prepare(const request_view& request, options opts, bool 
         if (!ec) handle_.set(CURLOPT_READDATA, static_cast<void*>(this), ec);
     }
     if (!ec && opts_.on_progress) {
-        progress_ = std::make_shared<progress_reporter>(executor_,
-                                                        opts_.on_progress, opts_.progress_interval);
+        progress_ =
+            std::make_shared<progress_reporter>(executor_, opts_.on_progress, opts_.progress_interval);
         progress_->install(handle_, ec);
     }
     if (ec) return ec;
@@ -178,14 +180,16 @@ error_code stream_core::prepare(const request_view& request, options opts, bool 
     return {};
 }
 
-// ---- operations: hop onto the multi's executor --------------------------------------------------------------
+// ---- operations: hop onto the multi's executor
+// --------------------------------------------------------------
 
 // The cancellation slot is connected here, in the initiating call, after the operation was handed to the
 // executor: a signal emitted once async_* returned always finds it, and its post is queued behind the
 // operation's own (a stale serial, from an operation already completed, is ignored).
 void stream_core::watch(boost::asio::cancellation_slot slot, op_kind kind, std::uint64_t serial) {
     if (slot.is_connected())
-        slot.template emplace<stream_slot_handler>(stream_slot_handler{weak_from_this(), kind, serial, executor_});
+        slot.template emplace<stream_slot_handler>(
+            stream_slot_handler{weak_from_this(), kind, serial, executor_});
 }
 
 void stream_core::read_header(wait_handler handler) {
@@ -200,18 +204,20 @@ void stream_core::read_header(wait_handler handler) {
 void stream_core::read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler) {
     const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
     auto slot = handler.get_cancellation_slot();
-    boost::asio::dispatch(executor_, [self = shared_from_this(), buffers, h = std::move(handler), serial]() mutable {
-        self->do_read_some(buffers, std::move(h), serial);
-    });
+    boost::asio::dispatch(executor_,
+                          [self = shared_from_this(), buffers, h = std::move(handler), serial]() mutable {
+                              self->do_read_some(buffers, std::move(h), serial);
+                          });
     watch(slot, op_kind::read, serial);
 }
 
 void stream_core::write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler) {
     const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
     auto slot = handler.get_cancellation_slot();
-    boost::asio::dispatch(executor_, [self = shared_from_this(), buffers, h = std::move(handler), serial]() mutable {
-        self->do_write_some(buffers, std::move(h), serial);
-    });
+    boost::asio::dispatch(executor_,
+                          [self = shared_from_this(), buffers, h = std::move(handler), serial]() mutable {
+                              self->do_write_some(buffers, std::move(h), serial);
+                          });
     watch(slot, op_kind::write, serial);
 }
 
@@ -262,9 +268,11 @@ void stream_core::do_read_header(wait_handler handler, std::uint64_t serial) {
 
 void stream_core::do_read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler,
                                std::uint64_t serial) {
-    if (read_op_) return fail_now(std::move(handler), error_code(boost::asio::error::in_progress), std::size_t{0});
+    if (read_op_)
+        return fail_now(std::move(handler), error_code(boost::asio::error::in_progress), std::size_t{0});
     if (cancelled_)
-        return fail_now(std::move(handler), error_code(boost::asio::error::operation_aborted), std::size_t{0});
+        return fail_now(std::move(handler), error_code(boost::asio::error::operation_aborted),
+                        std::size_t{0});
     if (!prepared_)
         return fail_now(std::move(handler), error_code(boost::asio::error::not_connected), std::size_t{0});
     if (buffers.size() == 0) return fail_now(std::move(handler), error_code{}, std::size_t{0});
@@ -340,13 +348,15 @@ void stream_core::cancel_op(op_kind kind, std::uint64_t serial, unsigned types) 
             if ((ended = read_op_ && read_op_->serial == serial)) complete(read_op_, aborted, std::size_t{0});
             break;
         case op_kind::write:
-            if ((ended = write_op_ && write_op_->serial == serial)) complete(write_op_, aborted, std::size_t{0});
+            if ((ended = write_op_ && write_op_->serial == serial))
+                complete(write_op_, aborted, std::size_t{0});
             break;
     }
     if (ended && (types & static_cast<unsigned>(boost::asio::cancellation_type::terminal))) do_cancel();
 }
 
-// ---- the transfer's end -------------------------------------------------------------------------------------
+// ---- the transfer's end
+// -------------------------------------------------------------------------------------
 
 void stream_core::on_transfer_done(error_code ec) {
     done_ = true;
@@ -365,7 +375,9 @@ void stream_core::on_transfer_done(error_code ec) {
     if (read_op_) complete(read_op_, end_error(), std::size_t{0});  // the buffer is empty while a read waits
     if (write_op_) complete(write_op_, ec ? ec : error_code(boost::asio::error::broken_pipe), std::size_t{0});
     if (finish_op_)
-        complete(finish_op_, ec ? ec : upload_ended_ ? error_code{} : error_code(boost::asio::error::broken_pipe));
+        complete(finish_op_, ec              ? ec
+                             : upload_ended_ ? error_code{}
+                                             : error_code(boost::asio::error::broken_pipe));
 }
 
 error_code stream_core::end_error() const {
@@ -382,7 +394,8 @@ void stream_core::head_complete() {
     if (header_op_) complete(header_op_, error_code{});
 }
 
-// ---- curl's callbacks (DESIGN rule 1: no curl call in here, completions are posted) --------------------------
+// ---- curl's callbacks (DESIGN rule 1: no curl call in here, completions are posted)
+// --------------------------
 
 size_t stream_core::on_header(char* data, size_t size, size_t count, void* self) {
     auto& s = *static_cast<stream_core*>(self);
@@ -431,7 +444,8 @@ size_t stream_core::on_read(char* data, size_t size, size_t count, void* self) {
     }
     if (s.write_op_) {
         std::size_t room = capacity;
-        if (s.upload_size_) room = static_cast<std::size_t>(std::min<std::uint64_t>(room, *s.upload_size_ - s.uploaded_));
+        if (s.upload_size_)
+            room = static_cast<std::size_t>(std::min<std::uint64_t>(room, *s.upload_size_ - s.uploaded_));
         const std::size_t n = copy_in(data, room, s.write_buffers_);
         s.uploaded_ += n;
         s.complete(s.write_op_, error_code{}, n);
@@ -448,7 +462,8 @@ size_t stream_core::on_read(char* data, size_t size, size_t count, void* self) {
     return CURL_READFUNC_PAUSE;
 }
 
-// ---- the buffer, pause and unpause ----------------------------------------------------------------------------
+// ---- the buffer, pause and unpause
+// ----------------------------------------------------------------------------
 
 void stream_core::append(const char* data, std::size_t length) {
     if (storage_.size() < limit_) storage_.resize(limit_);
@@ -494,7 +509,8 @@ void stream_core::set_pause() {
 
 }  // namespace detail
 
-// ---- progress_watcher ---------------------------------------------------------------------------------------
+// ---- progress_watcher
+// ---------------------------------------------------------------------------------------
 
 struct progress_watcher::state {
     explicit state(executor_type ex) : executor(std::move(ex)) {}
@@ -505,7 +521,8 @@ struct progress_watcher::state {
     std::optional<boost::asio::any_completion_handler<void(error_code, progress)>> waiting;
 };
 
-progress_watcher::progress_watcher(executor_type executor) : state_(std::make_shared<state>(std::move(executor))) {}
+progress_watcher::progress_watcher(executor_type executor)
+    : state_(std::make_shared<state>(std::move(executor))) {}
 
 progress_watcher::executor_type progress_watcher::get_executor() const noexcept {
     return state_->executor;

@@ -24,7 +24,6 @@ struct warmed_up_process {
 
 class multi_test : public ::testing::Test, private warmed_up_process {
 protected:
-
     void TearDown() override {
         m.reset();
         ioc.run_for(std::chrono::milliseconds(20));

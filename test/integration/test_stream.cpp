@@ -136,36 +136,38 @@ TEST_F(stream_test, async_read_and_a_head_without_body) {
 // more than its buffer, whatever the body size, and backpressure (pauses) is what keeps it there.
 TEST_F(stream_test, quarter_gigabyte_through_a_sleeping_reader_stays_within_the_bound) {
     constexpr std::size_t total = 256u << 20;
-    run_coroutine([&]() -> awaitable<void> {
-        http::stream s(*m);
-        s.start(get(server.url("/bytes/" + std::to_string(total))));
-        co_await s.async_read_header(use_awaitable);
-        std::vector<char> chunk(16 * 1024);
-        asio::steady_timer nap(ioc);
-        std::size_t offset = 0, reads = 0, most = 0;
-        for (;;) {
-            auto [ec, n] = co_await s.async_read_some(asio::buffer(chunk), asio::as_tuple(use_awaitable));
-            if (ec) {
-                EXPECT_EQ(ec, asio::error::eof) << ec.message();
-                break;
-            }
-            for (std::size_t i = 0; i < n; ++i, ++offset)
-                if (chunk[i] != alphabet[offset % alphabet.size()]) {
-                    ADD_FAILURE() << "byte " << offset << " differs";
-                    co_return;
+    run_coroutine(
+        [&]() -> awaitable<void> {
+            http::stream s(*m);
+            s.start(get(server.url("/bytes/" + std::to_string(total))));
+            co_await s.async_read_header(use_awaitable);
+            std::vector<char> chunk(16 * 1024);
+            asio::steady_timer nap(ioc);
+            std::size_t offset = 0, reads = 0, most = 0;
+            for (;;) {
+                auto [ec, n] = co_await s.async_read_some(asio::buffer(chunk), asio::as_tuple(use_awaitable));
+                if (ec) {
+                    EXPECT_EQ(ec, asio::error::eof) << ec.message();
+                    break;
                 }
-            most = std::max(most, s.buffered());
-            if (++reads % 256 == 0) {  // the reader sleeps; curl must stop, not buffer
-                nap.expires_after(2ms);
-                co_await nap.async_wait(use_awaitable);
+                for (std::size_t i = 0; i < n; ++i, ++offset)
+                    if (chunk[i] != alphabet[offset % alphabet.size()]) {
+                        ADD_FAILURE() << "byte " << offset << " differs";
+                        co_return;
+                    }
+                most = std::max(most, s.buffered());
+                if (++reads % 256 == 0) {  // the reader sleeps; curl must stop, not buffer
+                    nap.expires_after(2ms);
+                    co_await nap.async_wait(use_awaitable);
+                }
             }
-        }
-        EXPECT_EQ(offset, total);
-        EXPECT_LE(most, s.buffer_size());
-        EXPECT_LE(s.max_buffered(), s.buffer_size()) << "the stream held more than its documented bound";
-        EXPECT_EQ(s.buffer_size(), http::default_stream_buffer_size);
-        EXPECT_GT(s.pauses(), 0u) << "backpressure never engaged";
-    }, 300s);
+            EXPECT_EQ(offset, total);
+            EXPECT_LE(most, s.buffer_size());
+            EXPECT_LE(s.max_buffered(), s.buffer_size()) << "the stream held more than its documented bound";
+            EXPECT_EQ(s.buffer_size(), http::default_stream_buffer_size);
+            EXPECT_GT(s.pauses(), 0u) << "backpressure never engaged";
+        },
+        300s);
 }
 
 TEST_F(stream_test, endless_ndjson_read_by_lines_and_cancelled_after_a_thousand_records) {
@@ -243,7 +245,8 @@ TEST_F(stream_test, pause_unpause_torture_keeps_bytes_exact_and_idle_cpu_low) {
             co_await nap.async_wait(use_awaitable);
             paused_cpu += thread_cpu_time() - before;
         }
-        wall = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+        wall =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
         cpu = paused_cpu;
         EXPECT_EQ(offset, total);
         EXPECT_GT(s.pauses(), 10u);
@@ -369,7 +372,8 @@ TEST_F(stream_test, read_cancellation_total_keeps_the_exchange_terminal_ends_it)
     ASSERT_TRUE(drain_buffered());
     // `total` on a waiting read: that read ends, nothing else does.
     done = false;
-    s.async_read_some(asio::buffer(buffer), asio::bind_cancellation_slot(signal.slot(), [&](error_code e, std::size_t n) {
+    s.async_read_some(asio::buffer(buffer),
+                      asio::bind_cancellation_slot(signal.slot(), [&](error_code e, std::size_t n) {
                           got += n, ec = e, done = true;
                       }));
     signal.emit(asio::cancellation_type::total);
@@ -382,7 +386,8 @@ TEST_F(stream_test, read_cancellation_total_keeps_the_exchange_terminal_ends_it)
     // `terminal` on a waiting read: the transfer ends with it.
     ASSERT_TRUE(drain_buffered());
     done = false;
-    s.async_read_some(asio::buffer(buffer), asio::bind_cancellation_slot(signal.slot(), [&](error_code e, std::size_t n) {
+    s.async_read_some(asio::buffer(buffer),
+                      asio::bind_cancellation_slot(signal.slot(), [&](error_code e, std::size_t n) {
                           got += n, ec = e, done = true;
                       }));
     signal.emit(asio::cancellation_type::terminal);
@@ -431,9 +436,12 @@ TEST_F(stream_test, handlers_run_once_on_their_executor_never_inline_with_every_
     idle.start(get(server.url("/stall")));
     error_code first_ec, second_ec, write_ec;
     int completions = 0;
-    idle.async_read_some(asio::buffer(buffer), [&](error_code ec, std::size_t) { first_ec = ec, ++completions; });
-    idle.async_read_some(asio::buffer(buffer), [&](error_code ec, std::size_t) { second_ec = ec, ++completions; });
-    idle.async_write_some(asio::buffer(buffer), [&](error_code ec, std::size_t) { write_ec = ec, ++completions; });
+    idle.async_read_some(asio::buffer(buffer),
+                         [&](error_code ec, std::size_t) { first_ec = ec, ++completions; });
+    idle.async_read_some(asio::buffer(buffer),
+                         [&](error_code ec, std::size_t) { second_ec = ec, ++completions; });
+    idle.async_write_some(asio::buffer(buffer),
+                          [&](error_code ec, std::size_t) { write_ec = ec, ++completions; });
     EXPECT_EQ(completions, 0);
     ASSERT_TRUE(test::run_until(ioc, [&] { return completions == 2; }));
     EXPECT_EQ(second_ec, asio::error::in_progress);
@@ -454,7 +462,8 @@ TEST_F(stream_test, handlers_run_once_on_their_executor_never_inline_with_every_
     ASSERT_TRUE(test::run_until(ioc, [&] { return m->in_flight() == 0; }));
 }
 
-// ---- uploads -------------------------------------------------------------------------------------------------
+// ---- uploads
+// -------------------------------------------------------------------------------------------------
 
 class upload_test : public stream_test {
 protected:
@@ -475,7 +484,8 @@ protected:
         co_await s.async_finish_upload(use_awaitable);
         co_await s.async_read_header(use_awaitable);
         std::string answer;
-        auto [ec, n] = co_await asio::async_read(s, asio::dynamic_buffer(answer), asio::as_tuple(use_awaitable));
+        auto [ec, n] =
+            co_await asio::async_read(s, asio::dynamic_buffer(answer), asio::as_tuple(use_awaitable));
         EXPECT_EQ(ec, asio::error::eof);
         co_return answer;
     }
@@ -489,26 +499,29 @@ TEST_F(upload_test, hundred_megabytes_in_random_pieces_arrive_byte_exact_with_an
     const std::string expected = test::digest(body);
     for (bool known_length : {true, false}) {
         SCOPED_TRACE(known_length ? "Content-Length" : "chunked");
-        run_coroutine([&]() -> awaitable<void> {
-            http::stream s(*m);
-            bhttp::request<bhttp::empty_body> req{bhttp::verb::post, server.url("/digest"), 11};
-            req.set(bhttp::field::content_type, "application/octet-stream");
-            s.start_upload(req, known_length ? std::optional<std::uint64_t>(body.size()) : std::nullopt);
-            const std::string answer = co_await upload(s, body, random);
-            EXPECT_EQ(answer, expected);
-            EXPECT_EQ(s.header().result(), bhttp::status::ok);
-            if (known_length)
-                EXPECT_EQ(s.header().info.bytes_sent, body.size());
-            else  // curl counts the chunk framing too
-                EXPECT_GE(s.header().info.bytes_sent, body.size());
-        }, 300s);
+        run_coroutine(
+            [&]() -> awaitable<void> {
+                http::stream s(*m);
+                bhttp::request<bhttp::empty_body> req{bhttp::verb::post, server.url("/digest"), 11};
+                req.set(bhttp::field::content_type, "application/octet-stream");
+                s.start_upload(req, known_length ? std::optional<std::uint64_t>(body.size()) : std::nullopt);
+                const std::string answer = co_await upload(s, body, random);
+                EXPECT_EQ(answer, expected);
+                EXPECT_EQ(s.header().result(), bhttp::status::ok);
+                if (known_length)
+                    EXPECT_EQ(s.header().info.bytes_sent, body.size());
+                else  // curl counts the chunk framing too
+                    EXPECT_GE(s.header().info.bytes_sent, body.size());
+            },
+            300s);
     }
 }
 
 TEST_F(upload_test, a_server_failing_mid_upload_ends_the_writes_with_an_error) {
     run_coroutine([&]() -> awaitable<void> {
         http::stream s(*m);
-        bhttp::request<bhttp::empty_body> req{bhttp::verb::put, server.url("/reset-upload?after=1000000"), 11};
+        bhttp::request<bhttp::empty_body> req{bhttp::verb::put, server.url("/reset-upload?after=1000000"),
+                                              11};
         s.start_upload(req, std::nullopt);
         std::string piece(64 * 1024, 'x');
         error_code failed;
@@ -533,7 +546,8 @@ TEST_F(upload_test, declared_length_is_enforced) {
         http::stream s(*m);
         bhttp::request<bhttp::empty_body> req{bhttp::verb::post, server.url("/digest"), 11};
         s.start_upload(req, 10);
-        auto [ec1, n1] = co_await s.async_write_some(asio::buffer("0123456789abcdef", 16), asio::as_tuple(use_awaitable));
+        auto [ec1, n1] =
+            co_await s.async_write_some(asio::buffer("0123456789abcdef", 16), asio::as_tuple(use_awaitable));
         EXPECT_FALSE(ec1);
         EXPECT_EQ(n1, 10u) << "a write is cut at the declared length";
         auto [ec2, n2] = co_await s.async_write_some(asio::buffer("x", 1), asio::as_tuple(use_awaitable));
@@ -564,7 +578,8 @@ TEST_F(upload_test, a_whole_body_given_with_the_request) {
     });
 }
 
-// ---- progress ------------------------------------------------------------------------------------------------
+// ---- progress
+// ------------------------------------------------------------------------------------------------
 
 TEST_F(stream_test, fetch_progress_is_rate_limited_monotonic_and_ends_with_done_on_the_handlers_executor) {
     auto strand = asio::make_strand(ioc);
@@ -592,7 +607,8 @@ TEST_F(stream_test, fetch_progress_is_rate_limited_monotonic_and_ends_with_done_
     EXPECT_FALSE(wrong_executor);
     ASSERT_GE(reports.size(), 3u);
     EXPECT_EQ(reports_at_completion, reports.size()) << "the last report comes before the completion";
-    EXPECT_LE(reports.size(), static_cast<std::size_t>(elapsed / 100ms) + 2) << "more reports than the rate allows";
+    EXPECT_LE(reports.size(), static_cast<std::size_t>(elapsed / 100ms) + 2)
+        << "more reports than the rate allows";
     for (std::size_t i = 1; i < reports.size(); ++i)
         EXPECT_GE(reports[i].downloaded, reports[i - 1].downloaded);
     EXPECT_TRUE(reports.back().done);
@@ -605,17 +621,20 @@ TEST_F(stream_test, progress_awaited_in_a_coroutine_while_a_stream_uploads) {
     http::progress_watcher watcher(ioc.get_executor());
     std::vector<http::progress> seen;
     bool watcher_done = false;
-    asio::co_spawn(ioc, [&]() -> awaitable<void> {
-        for (;;) {
-            auto [ec, p] = co_await watcher.async_next(asio::as_tuple(use_awaitable));
-            if (ec) {
-                EXPECT_EQ(ec, asio::error::eof);
-                break;
+    asio::co_spawn(
+        ioc,
+        [&]() -> awaitable<void> {
+            for (;;) {
+                auto [ec, p] = co_await watcher.async_next(asio::as_tuple(use_awaitable));
+                if (ec) {
+                    EXPECT_EQ(ec, asio::error::eof);
+                    break;
+                }
+                seen.push_back(p);
             }
-            seen.push_back(p);
-        }
-        watcher_done = true;
-    }, asio::detached);
+            watcher_done = true;
+        },
+        asio::detached);
     run_coroutine([&]() -> awaitable<void> {
         http::stream s(*m);
         http::options opts;
@@ -643,7 +662,8 @@ TEST_F(stream_test, progress_awaited_in_a_coroutine_while_a_stream_uploads) {
         EXPECT_GE(seen[i].uploaded, seen[i - 1].uploaded);
 }
 
-// ---- HTTP/2 --------------------------------------------------------------------------------------------------
+// ---- HTTP/2
+// --------------------------------------------------------------------------------------------------
 
 TEST_F(stream_test, http2_two_streams_on_one_connection_one_reader_stalled_the_other_finishes) {
     if (!test::nginx_server::installed()) {
@@ -664,7 +684,8 @@ TEST_F(stream_test, http2_two_streams_on_one_connection_one_reader_stalled_the_o
         std::vector<char> chunk(16 * 1024);
         std::size_t offset = 0;
         for (;;) {
-            auto [ec, n] = co_await reader.async_read_some(asio::buffer(chunk), asio::as_tuple(use_awaitable));
+            auto [ec, n] =
+                co_await reader.async_read_some(asio::buffer(chunk), asio::as_tuple(use_awaitable));
             if (ec) {
                 EXPECT_EQ(ec, asio::error::eof) << ec.message();
                 break;
@@ -710,10 +731,10 @@ TEST_F(stream_test, the_download_example_writes_the_file_and_draws_progress_line
     const std::string file = dir.path() + "/out.bin";
     int status = -1;
     // stderr (the progress) goes to the pipe: not a terminal, so plain lines.
-    const std::string output = run_command(std::string(ASIOCURL_DOWNLOAD_EXAMPLE) + " '" +
-                                               server.url("/trickle/3000000?chunk=100000&interval_ms=40") + "' " +
-                                               file + " 2>&1",
-                                           status);
+    const std::string output =
+        run_command(std::string(ASIOCURL_DOWNLOAD_EXAMPLE) + " '" +
+                        server.url("/trickle/3000000?chunk=100000&interval_ms=40") + "' " + file + " 2>&1",
+                    status);
     EXPECT_EQ(status, 0) << output;
     EXPECT_NE(output.find("download: "), std::string::npos) << output;
     EXPECT_NE(output.find("(done)"), std::string::npos) << output;
@@ -721,15 +742,16 @@ TEST_F(stream_test, the_download_example_writes_the_file_and_draws_progress_line
     std::ifstream in(file, std::ios::binary);
     std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_TRUE(content == test::expected_body(3000000)) << "downloaded " << content.size() << " bytes";
-    run_command(std::string(ASIOCURL_DOWNLOAD_EXAMPLE) + " " + server.url("/status/404") + " " + file + " 2>&1",
-                status);
+    run_command(
+        std::string(ASIOCURL_DOWNLOAD_EXAMPLE) + " " + server.url("/status/404") + " " + file + " 2>&1",
+        status);
     EXPECT_NE(status, 0);
 }
 
 TEST_F(stream_test, the_feed_example_prints_lines_of_an_endless_feed_and_stops) {
     int status = -1;
-    const std::string output =
-        run_command(std::string(ASIOCURL_FEED_LINES_EXAMPLE) + " --max 50 " + server.url("/ndjson?per_chunk=3"), status);
+    const std::string output = run_command(
+        std::string(ASIOCURL_FEED_LINES_EXAMPLE) + " --max 50 " + server.url("/ndjson?per_chunk=3"), status);
     EXPECT_EQ(status, 0) << output;
     std::string expected;
     for (int i = 0; i < 50; ++i)

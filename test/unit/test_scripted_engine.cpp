@@ -305,7 +305,8 @@ TEST_F(scripted, unpause_runs_outside_curl_and_accepts_the_callbacks_it_makes) {
     EXPECT_EQ(engine.pauses[0], std::make_pair(h, CURLPAUSE_CONT));
     EXPECT_EQ(engine.pauses[1], std::make_pair(h, CURLPAUSE_RECV)) << "the nested request was lost";
     EXPECT_EQ(core->stats().pause_calls, 2u);
-    EXPECT_EQ(core->stats().live_registrations, 1u) << "the socket reported inside the pause was not registered";
+    EXPECT_EQ(core->stats().live_registrations, 1u)
+        << "the socket reported inside the pause was not registered";
     // The socket registered inside the pause works: readiness reaches curl, which finishes the transfer.
     engine.on_action = [&](curl_socket_t s, int) {
         if (s == pair.local) engine.finish(h, CURLE_OK);

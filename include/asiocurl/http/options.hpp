@@ -55,9 +55,9 @@ struct options {
     std::size_t max_response_size = 64u << 20;     ///< body bytes (0: unlimited) — condition::too_large
     std::string allowed_protocols = "http,https";  ///< for the URL and every redirect
     std::function<void(easy&)> customize{};        ///< any other curl option, set last
-    /// Progress reports (CURLOPT_XFERINFOFUNCTION), run on the operation's executor (the fetch's handler's, or
-    /// the stream's): at most one per `progress_interval` while data moves, never queued up, and a last one
-    /// with `done` before the operation completes. `progress_watcher::callback()` makes them awaitable.
+    /// Progress reports (CURLOPT_XFERINFOFUNCTION), run on the operation's executor (the fetch's handler's,
+    /// or the stream's): at most one per `progress_interval` while data moves, never queued up, and a last
+    /// one with `done` before the operation completes. `progress_watcher::callback()` makes them awaitable.
     std::function<void(const progress&)> on_progress{};
     std::chrono::milliseconds progress_interval{100};
 };

@@ -16,11 +16,12 @@ namespace asiocurl::http {
 
 /// One progress report of a transfer (curl's CURLOPT_XFERINFOFUNCTION figures).
 struct progress {
-    std::uint64_t downloaded = 0;      ///< response body bytes received so far (as sent, before decoding)
-    std::uint64_t download_total = 0;  ///< the announced response size; 0 while unknown (chunked, no head yet)
-    std::uint64_t uploaded = 0;        ///< request body bytes sent so far
-    std::uint64_t upload_total = 0;    ///< the declared request body size; 0 when unknown (chunked) or none
-    bool done = false;                 ///< the transfer has ended (successfully or not): the last report
+    std::uint64_t downloaded = 0;  ///< response body bytes received so far (as sent, before decoding)
+    std::uint64_t download_total =
+        0;                           ///< the announced response size; 0 while unknown (chunked, no head yet)
+    std::uint64_t uploaded = 0;      ///< request body bytes sent so far
+    std::uint64_t upload_total = 0;  ///< the declared request body size; 0 when unknown (chunked) or none
+    bool done = false;               ///< the transfer has ended (successfully or not): the last report
 
     friend bool operator==(const progress&, const progress&) = default;
 };

@@ -29,10 +29,10 @@ inline constexpr std::size_t default_stream_buffer_size = 64 * 1024;
 ///     body.start(request, opts);
 ///     co_await body.async_read_header(asio::use_awaitable);      // status and headers: body.header()
 ///     for (;;) {
-///         auto [ec, n] = co_await body.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
-///         if (ec == asio::error::eof) break;                      // the whole body was read
-///         if (ec) throw system_error(ec);                         // the transfer failed (reset, timeout...)
-///         consume(chunk, n);
+///         auto [ec, n] = co_await body.async_read_some(asio::buffer(chunk),
+///         asio::as_tuple(asio::use_awaitable)); if (ec == asio::error::eof) break;                      //
+///         the whole body was read if (ec) throw system_error(ec);                         // the transfer
+///         failed (reset, timeout...) consume(chunk, n);
 ///     }
 ///
 /// Backpressure and memory: the stream holds at most `buffer_size()` body bytes (default 64 KiB, at least
@@ -103,9 +103,10 @@ public:
               class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
     auto async_read_some(const MutableBufferSequence& buffers, CompletionToken&& token = CompletionToken());
 
-    /// Hands request body bytes to curl (after `start_upload`): `void(error_code, std::size_t)`, completing when
-    /// curl took some of them. Beyond a declared size: `errc::upload_size_mismatch`. When the transfer ended
-    /// first: its error (`asio::error::broken_pipe` when it ended well, the server having answered early).
+    /// Hands request body bytes to curl (after `start_upload`): `void(error_code, std::size_t)`, completing
+    /// when curl took some of them. Beyond a declared size: `errc::upload_size_mismatch`. When the transfer
+    /// ended first: its error (`asio::error::broken_pipe` when it ended well, the server having answered
+    /// early).
     template <class ConstBufferSequence,
               class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
     auto async_write_some(const ConstBufferSequence& buffers, CompletionToken&& token = CompletionToken());

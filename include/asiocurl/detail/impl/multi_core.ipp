@@ -322,22 +322,23 @@ void multi_core<Engine>::cancel_transfer(easy_state& state, unsigned types) {
 // with curl on the stack, then CURLMSG_DONE is drained. A write callback may pause again inside it.
 template <class Engine>
 void multi_core<Engine>::set_pause(easy_state& state, int bitmask) {
-    run_outside_curl([self = boost::intrusive_ptr<multi_core>(this), s = &state, serial = state.transfer.serial,
-                      bitmask] {
-        if (!self->is_active(s) || s->transfer.serial != serial) return;
-        CURLcode result;
-        {
-            curl_call_scope scope(*self);
-            result = self->engine_.pause(s->handle, bitmask);
-        }
-        ++self->stats_.pause_calls;
-        // An error here came from a callback fed the held-back data; curl does not end the transfer itself.
-        if (result != CURLE_OK) {
-            self->abort_transfer(*s, make_error_code(result));
-            return;
-        }
-        self->drain_messages();
-    });
+    run_outside_curl(
+        [self = boost::intrusive_ptr<multi_core>(this), s = &state, serial = state.transfer.serial, bitmask] {
+            if (!self->is_active(s) || s->transfer.serial != serial) return;
+            CURLcode result;
+            {
+                curl_call_scope scope(*self);
+                result = self->engine_.pause(s->handle, bitmask);
+            }
+            ++self->stats_.pause_calls;
+            // An error here came from a callback fed the held-back data; curl does not end the transfer
+            // itself.
+            if (result != CURLE_OK) {
+                self->abort_transfer(*s, make_error_code(result));
+                return;
+            }
+            self->drain_messages();
+        });
 }
 
 template <class Engine>

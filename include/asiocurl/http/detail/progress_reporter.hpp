@@ -18,8 +18,8 @@ namespace asiocurl::http::detail {
 class progress_reporter : public std::enable_shared_from_this<progress_reporter> {
 public:
     // `executor`: where the callback runs (the operation's executor).
-    progress_reporter(boost::asio::any_io_executor executor,
-                      std::function<void(const progress&)> callback, std::chrono::milliseconds interval);
+    progress_reporter(boost::asio::any_io_executor executor, std::function<void(const progress&)> callback,
+                      std::chrono::milliseconds interval);
 
     // Sets CURLOPT_NOPROGRESS, CURLOPT_XFERINFOFUNCTION and its data (this object, which must outlive the
     // transfer: its owner keeps it).

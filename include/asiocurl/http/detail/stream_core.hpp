@@ -103,7 +103,8 @@ private:
     static size_t on_header(char* data, size_t size, size_t count, void* self);
 
     template <class Signature>
-    pending<Signature> make_pending(boost::asio::any_completion_handler<Signature> handler, std::uint64_t serial);
+    pending<Signature> make_pending(boost::asio::any_completion_handler<Signature> handler,
+                                    std::uint64_t serial);
     void watch(boost::asio::cancellation_slot slot, op_kind kind, std::uint64_t serial);
     template <class Signature, class... Args>
     void complete(std::optional<pending<Signature>>& op, Args... args);
@@ -111,8 +112,10 @@ private:
     void fail_now(boost::asio::any_completion_handler<Signature> handler, Args... args);
 
     void do_read_header(wait_handler handler, std::uint64_t serial);
-    void do_read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler, std::uint64_t serial);
-    void do_write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler, std::uint64_t serial);
+    void do_read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler,
+                      std::uint64_t serial);
+    void do_write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler,
+                       std::uint64_t serial);
     void do_finish_upload(wait_handler handler, std::uint64_t serial);
     void do_cancel();
 

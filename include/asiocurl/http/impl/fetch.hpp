@@ -71,8 +71,8 @@ struct fetch_state {
             if (!ec) handle.set(CURLOPT_READDATA, static_cast<void*>(this), ec);
         }
         if (!ec && opts.on_progress) {
-            progress_report =
-                std::make_shared<progress_reporter>(std::move(executor), opts.on_progress, opts.progress_interval);
+            progress_report = std::make_shared<progress_reporter>(std::move(executor), opts.on_progress,
+                                                                  opts.progress_interval);
             progress_report->install(handle, ec);
         }
         return ec;

@@ -1,7 +1,6 @@
 #ifndef ASIOCURL_HTTP_IMPL_STREAM_HPP
 #define ASIOCURL_HTTP_IMPL_STREAM_HPP
 
-
 #include <boost/asio/append.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/post.hpp>
