@@ -194,40 +194,36 @@ void stream_core::watch(boost::asio::cancellation_slot slot, op_kind kind, std::
 
 void stream_core::read_header(wait_handler handler) {
     const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
-    auto slot = handler.get_cancellation_slot();
+    watch(handler.get_cancellation_slot(), op_kind::header, serial);
     boost::asio::dispatch(executor_, [self = shared_from_this(), h = std::move(handler), serial]() mutable {
         self->do_read_header(std::move(h), serial);
     });
-    watch(slot, op_kind::header, serial);
 }
 
 void stream_core::read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler) {
     const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
-    auto slot = handler.get_cancellation_slot();
+    watch(handler.get_cancellation_slot(), op_kind::read, serial);
     boost::asio::dispatch(executor_,
                           [self = shared_from_this(), buffers, h = std::move(handler), serial]() mutable {
                               self->do_read_some(buffers, std::move(h), serial);
                           });
-    watch(slot, op_kind::read, serial);
 }
 
 void stream_core::write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler) {
     const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
-    auto slot = handler.get_cancellation_slot();
+    watch(handler.get_cancellation_slot(), op_kind::write, serial);
     boost::asio::dispatch(executor_,
                           [self = shared_from_this(), buffers, h = std::move(handler), serial]() mutable {
                               self->do_write_some(buffers, std::move(h), serial);
                           });
-    watch(slot, op_kind::write, serial);
 }
 
 void stream_core::finish_upload(wait_handler handler) {
     const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
-    auto slot = handler.get_cancellation_slot();
+    watch(handler.get_cancellation_slot(), op_kind::finish, serial);
     boost::asio::dispatch(executor_, [self = shared_from_this(), h = std::move(handler), serial]() mutable {
         self->do_finish_upload(std::move(h), serial);
     });
-    watch(slot, op_kind::finish, serial);
 }
 
 void stream_core::cancel() {

@@ -1,6 +1,7 @@
 // A strand multi on an io_context run by four threads, driven from several client threads with random
 // cancellations (run under TSan by the test command).
 #include <asiocurl/asiocurl.hpp>
+#include <asiocurl/http/stream.hpp>
 
 #include "test_helpers.hpp"
 #include "test_server.hpp"
@@ -10,8 +11,10 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/beast/http/empty_body.hpp>
 
 #include <array>
 #include <condition_variable>
@@ -27,6 +30,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using strand_multi = basic_multi<boost::asio::strand<boost::asio::io_context::executor_type>>;
+constexpr std::string_view alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";  // test_server's body pattern
 
 // One easy handle a client thread drives: it waits for the previous completion before reusing it.
 struct client_slot {
@@ -156,6 +160,106 @@ TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
 
 TEST(threads, ten_thousand_transfers_and_the_multi_destroyed_while_the_last_ones_run) {
     run_threaded(2500, true);
+}
+
+// Streams on a strand multi whose io_context four threads run: started from client threads, read by handler
+// chains on the strand with backpressure (small buffers), cancelled from the client threads through the
+// strand (a cancellation signal is not thread-safe, so it is emitted there) or with cancel(), which may be
+// called from any thread; some streams are destroyed mid-body.
+TEST(threads, streams_read_on_four_threads_cancelled_and_destroyed_from_others) {
+    test::warm_up_process();
+    test::test_server server;
+    boost::asio::io_context ioc(4);
+    boost::asio::steady_timer reactor_started(ioc);
+    test::fd_baseline fds;
+    auto work = boost::asio::make_work_guard(ioc);
+    auto strand = boost::asio::make_strand(ioc);
+    auto multi = std::make_unique<strand_multi>(strand);
+    std::vector<std::thread> io_threads;
+    for (int i = 0; i < 4; ++i)
+        io_threads.emplace_back([&] { ioc.run(); });
+
+    using stream_type = http::basic_stream<strand_multi::executor_type>;
+    constexpr std::size_t body_size = 2'000'000;
+    struct reader {
+        std::unique_ptr<stream_type> stream;
+        std::array<char, 8192> buffer{};
+        std::size_t offset = 0;
+        bool mismatch = false;
+        boost::asio::cancellation_signal signal;
+        std::promise<error_code> end;
+
+        void next() {
+            stream->async_read_some(
+                boost::asio::buffer(buffer),
+                boost::asio::bind_cancellation_slot(signal.slot(), [this](error_code ec, std::size_t n) {
+                    for (std::size_t i = 0; i < n; ++i, ++offset)
+                        mismatch |= buffer[i] != alphabet[offset % alphabet.size()];
+                    if (ec) return end.set_value(ec);
+                    if (!stream) return end.set_value(boost::asio::error::operation_aborted);
+                    next();
+                }));
+        }
+    };
+    constexpr int clients = 2, per_client = 12;
+    std::atomic<int> finished_ok{0}, aborted{0}, other{0};
+    std::vector<std::thread> client_threads;
+    for (int c = 0; c < clients; ++c) {
+        client_threads.emplace_back([&, c] {
+            std::array<reader, per_client> readers;
+            for (int i = 0; i < per_client; ++i) {
+                auto& r = readers[static_cast<std::size_t>(i)];
+                r.stream = std::make_unique<stream_type>(*multi, 16 * 1024);
+                r.stream->start(boost::beast::http::request<boost::beast::http::empty_body>(
+                    boost::beast::http::verb::get, server.url("/bytes/" + std::to_string(body_size)), 11));
+                r.next();  // from this thread: the read hops onto the strand
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5 + 3 * c));
+            for (int i = 0; i < per_client; ++i) {
+                auto& r = readers[static_cast<std::size_t>(i)];
+                if (i % 4 == 1)
+                    boost::asio::post(strand,
+                                      [&r] { r.signal.emit(boost::asio::cancellation_type::terminal); });
+                else if (i % 4 == 2)
+                    r.stream->cancel();
+            }
+            for (int i = 0; i < per_client; ++i) {
+                auto& r = readers[static_cast<std::size_t>(i)];
+                auto future = r.end.get_future();
+                if (i % 4 == 3) {
+                    // Destroyed mid-body (on the strand, where its handlers use it, as for any Asio I/O
+                    // object); its pending read completes with operation_aborted.
+                    boost::asio::post(strand, [&r] { r.stream.reset(); });
+                }
+                if (future.wait_for(30s) != std::future_status::ready) {
+                    ADD_FAILURE() << "a stream read never completed";
+                    std::abort();
+                }
+                const error_code ec = future.get();
+                if (ec == boost::asio::error::eof && r.offset == body_size && !r.mismatch)
+                    ++finished_ok;
+                else if (ec == boost::asio::error::operation_aborted && !r.mismatch)
+                    ++aborted;
+                else
+                    ++other;
+            }
+            // Every chain has ended, so no handler uses the streams: this thread may destroy them (their
+            // destructors hop onto the strand).
+            for (auto& r : readers)
+                r.stream.reset();
+        });
+    }
+    for (auto& t : client_threads)
+        t.join();
+    EXPECT_EQ(other, 0);
+    EXPECT_EQ(finished_ok + aborted, clients * per_client);
+    EXPECT_GE(finished_ok, clients * per_client / 4) << "the untouched streams did not all finish";
+    boost::asio::post(strand, [&] { multi.reset(); });
+    work.reset();
+    for (auto& t : io_threads)
+        t.join();
+    EXPECT_TRUE(server.wait_for_idle(5s));
+    EXPECT_TRUE(fds.settled());
 }
 
 }  // namespace
