@@ -229,7 +229,12 @@ TEST(threads, streams_read_on_four_threads_cancelled_and_destroyed_from_others) 
                 if (i % 4 == 3) {
                     // Destroyed mid-body (on the strand, where its handlers use it, as for any Asio I/O
                     // object); its pending read completes with operation_aborted.
-                    boost::asio::post(strand, [&r] { r.stream.reset(); });
+                    std::promise<void> destroyed;
+                    boost::asio::post(strand, [&r, &destroyed] {
+                        r.stream.reset();
+                        destroyed.set_value();
+                    });
+                    destroyed.get_future().wait();
                 }
                 if (future.wait_for(30s) != std::future_status::ready) {
                     ADD_FAILURE() << "a stream read never completed";
