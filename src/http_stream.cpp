@@ -61,6 +61,14 @@ std::size_t copy_in(char* out, std::size_t capacity, const Buffers& from) {
     return copied;
 }
 
+// Whether `op` waits and is the operation numbered `serial`. (A function: clang 14 crashes compiling the
+// same test written inline.)
+template <class Op>
+bool waiting_with(const std::optional<Op>& op, std::uint64_t serial) {
+    if (!op.has_value()) return false;
+    return op->serial == serial;
+}
+
 bool is_followed_redirect(const response_head& head, const options& opts) {
     if (!opts.follow_redirects) return false;
     switch (head.status) {
@@ -333,20 +341,18 @@ void stream_core::do_cancel() {
 void stream_core::cancel_op(op_kind kind, std::uint64_t serial, unsigned types) {
     const error_code aborted = boost::asio::error::operation_aborted;
     bool ended = false;
-    switch (kind) {
-        case op_kind::header:
-            if ((ended = header_op_ && header_op_->serial == serial)) complete(header_op_, aborted);
-            break;
-        case op_kind::finish:
-            if ((ended = finish_op_ && finish_op_->serial == serial)) complete(finish_op_, aborted);
-            break;
-        case op_kind::read:
-            if ((ended = read_op_ && read_op_->serial == serial)) complete(read_op_, aborted, std::size_t{0});
-            break;
-        case op_kind::write:
-            if ((ended = write_op_ && write_op_->serial == serial))
-                complete(write_op_, aborted, std::size_t{0});
-            break;
+    if (kind == op_kind::header && waiting_with(header_op_, serial)) {
+        complete(header_op_, aborted);
+        ended = true;
+    } else if (kind == op_kind::finish && waiting_with(finish_op_, serial)) {
+        complete(finish_op_, aborted);
+        ended = true;
+    } else if (kind == op_kind::read && waiting_with(read_op_, serial)) {
+        complete(read_op_, aborted, std::size_t{0});
+        ended = true;
+    } else if (kind == op_kind::write && waiting_with(write_op_, serial)) {
+        complete(write_op_, aborted, std::size_t{0});
+        ended = true;
     }
     if (ended && (types & static_cast<unsigned>(boost::asio::cancellation_type::terminal))) do_cancel();
 }
