@@ -458,6 +458,20 @@ TEST_F(stream_test, handlers_run_once_on_their_executor_never_inline_with_every_
     injected.set("X-Evil", "a\r\nInjected: yes");
     bad.start(injected, {}, start_ec);
     EXPECT_EQ(start_ec, errc::header_injection);
+    // A moved-from stream answers with errors, never a crash.
+    http::stream moved_to(std::move(bad));
+    moved_to.cancel();
+    bad.start(get(server.url("/bytes/1")), {}, start_ec);
+    EXPECT_EQ(start_ec, errc::empty_handle);
+    EXPECT_EQ(bad.buffered(), 0u);
+    EXPECT_TRUE(bad.header().info.effective_url.empty());
+    error_code moved_ec;
+    bool moved_done = false;
+    bad.async_read_some(asio::buffer(buffer),
+                        [&](error_code ec, std::size_t) { moved_ec = ec, moved_done = true; });
+    EXPECT_FALSE(moved_done);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return moved_done; }));
+    EXPECT_EQ(moved_ec, errc::empty_handle);
     s.cancel();
     ASSERT_TRUE(test::run_until(ioc, [&] { return m->in_flight() == 0; }));
 }

@@ -65,7 +65,9 @@ public:
     using executor_type = Executor;
 
     explicit basic_stream(basic_multi<Executor>& multi, std::size_t buffer_size = default_stream_buffer_size);
-    basic_stream(basic_stream&& other) noexcept = default;
+    // The executor is copied, not moved: a moved-from stream still completes its operations (with an error).
+    basic_stream(basic_stream&& other) noexcept
+        : executor_(other.executor_), multi_(other.multi_), core_(std::move(other.core_)) {}
     basic_stream& operator=(basic_stream&& other) noexcept;
     basic_stream(const basic_stream&) = delete;
     basic_stream& operator=(const basic_stream&) = delete;
@@ -96,7 +98,10 @@ public:
     auto async_read_header(CompletionToken&& token = CompletionToken());
 
     /// The response head (status, reason, version, headers in order), and once the transfer ended, its info.
-    const response<boost::beast::http::empty_body>& header() const noexcept { return core_->header(); }
+    const response<boost::beast::http::empty_body>& header() const noexcept {
+        static const response<boost::beast::http::empty_body> none;  // a moved-from stream's
+        return core_ ? core_->header() : none;
+    }
 
     /// Reads body bytes: `void(error_code, std::size_t)`; `asio::error::eof` after the last one.
     template <class MutableBufferSequence,
@@ -120,11 +125,11 @@ public:
     void cancel();
 
     /// Body bytes held by the stream now, the most it ever held, and its bound.
-    std::size_t buffered() const noexcept { return core_->buffered(); }
-    std::size_t max_buffered() const noexcept { return core_->max_buffered(); }
-    std::size_t buffer_size() const noexcept { return core_->buffer_size(); }
+    std::size_t buffered() const noexcept { return core_ ? core_->buffered() : 0; }
+    std::size_t max_buffered() const noexcept { return core_ ? core_->max_buffered() : 0; }
+    std::size_t buffer_size() const noexcept { return core_ ? core_->buffer_size() : 0; }
     /// How often curl's write callback paused the transfer (backpressure at work).
-    std::uint64_t pauses() const noexcept { return core_->pauses(); }
+    std::uint64_t pauses() const noexcept { return core_ ? core_->pauses() : 0; }
 
 private:
     executor_type executor_;
