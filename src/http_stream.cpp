@@ -87,8 +87,7 @@ bool is_followed_redirect(const response_head& head, const options& opts) {
 
 }  // namespace
 
-// ---- progress
-// ----------------------------------------------------------------------------------------------
+// ---- progress ----
 
 progress_reporter::progress_reporter(boost::asio::any_io_executor executor,
                                      std::function<void(const progress&)> callback,
@@ -148,8 +147,7 @@ void progress_reporter::finish(const easy& handle) {
     callback_(last);
 }
 
-// ---- the stream
-// --------------------------------------------------------------------------------------------
+// ---- the stream ----
 
 stream_core::stream_core(boost::asio::any_io_executor multi_executor, std::size_t buffer_size)
     : executor_(std::move(multi_executor)), limit_(std::max(buffer_size, largest_write)) {}
@@ -188,49 +186,43 @@ error_code stream_core::prepare(const request_view& request, options opts, bool 
     return {};
 }
 
-// ---- operations: hop onto the multi's executor
-// --------------------------------------------------------------
+// ---- operations: hop onto the multi's executor ----
 
-// The cancellation slot is connected here, in the initiating call, after the operation was handed to the
-// executor: a signal emitted once async_* returned always finds it, and its post is queued behind the
-// operation's own (a stale serial, from an operation already completed, is ignored).
-void stream_core::watch(boost::asio::cancellation_slot slot, op_kind kind, std::uint64_t serial) {
-    if (slot.is_connected())
+// The cancellation slot is connected in the initiating call, before the operation is handed to the executor,
+// as Asio's own operations do: a later operation of the same chain (started from this one's handler) replaces
+// it, never races it. A signal emitted once async_* returned posts behind the operation's own hop, so the
+// operation is registered by then; a stale serial (an operation already completed) is ignored.
+template <class Handler, class Start>
+void stream_core::hop(op_kind kind, Handler handler, Start start) {
+    const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
+    if (auto slot = handler.get_cancellation_slot(); slot.is_connected())
         slot.template emplace<stream_slot_handler>(
             stream_slot_handler{weak_from_this(), kind, serial, executor_});
+    boost::asio::dispatch(executor_,
+                          [self = shared_from_this(), h = std::move(handler), serial,
+                           start = std::move(start)]() mutable { start(*self, std::move(h), serial); });
 }
 
 void stream_core::read_header(wait_handler handler) {
-    const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
-    watch(handler.get_cancellation_slot(), op_kind::header, serial);
-    boost::asio::dispatch(executor_, [self = shared_from_this(), h = std::move(handler), serial]() mutable {
-        self->do_read_header(std::move(h), serial);
-    });
+    hop(op_kind::header, std::move(handler),
+        [](stream_core& s, wait_handler h, std::uint64_t serial) { s.do_read_header(std::move(h), serial); });
 }
 
 void stream_core::read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler) {
-    const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
-    watch(handler.get_cancellation_slot(), op_kind::read, serial);
-    boost::asio::dispatch(executor_,
-                          [self = shared_from_this(), buffers, h = std::move(handler), serial]() mutable {
-                              self->do_read_some(buffers, std::move(h), serial);
-                          });
+    hop(op_kind::read, std::move(handler), [buffers](stream_core& s, io_handler h, std::uint64_t serial) {
+        s.do_read_some(buffers, std::move(h), serial);
+    });
 }
 
 void stream_core::write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler) {
-    const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
-    watch(handler.get_cancellation_slot(), op_kind::write, serial);
-    boost::asio::dispatch(executor_,
-                          [self = shared_from_this(), buffers, h = std::move(handler), serial]() mutable {
-                              self->do_write_some(buffers, std::move(h), serial);
-                          });
+    hop(op_kind::write, std::move(handler), [buffers](stream_core& s, io_handler h, std::uint64_t serial) {
+        s.do_write_some(buffers, std::move(h), serial);
+    });
 }
 
 void stream_core::finish_upload(wait_handler handler) {
-    const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
-    watch(handler.get_cancellation_slot(), op_kind::finish, serial);
-    boost::asio::dispatch(executor_, [self = shared_from_this(), h = std::move(handler), serial]() mutable {
-        self->do_finish_upload(std::move(h), serial);
+    hop(op_kind::finish, std::move(handler), [](stream_core& s, wait_handler h, std::uint64_t serial) {
+        s.do_finish_upload(std::move(h), serial);
     });
 }
 
@@ -357,19 +349,14 @@ void stream_core::cancel_op(op_kind kind, std::uint64_t serial, unsigned types) 
     if (ended && (types & static_cast<unsigned>(boost::asio::cancellation_type::terminal))) do_cancel();
 }
 
-// ---- the transfer's end
-// -------------------------------------------------------------------------------------
+// ---- the transfer's end ----
 
 void stream_core::on_transfer_done(error_code ec) {
     done_ = true;
     if (cancelled_) ec = boost::asio::error::operation_aborted;
     transfer_error_ = ec;
     if (!head_ready_ && !ec) head_complete();  // a response without a body (204, HEAD, Content-Length: 0)
-    if (!head_ready_) {
-        response_.version(head_.version);
-        response_.result(head_.status);
-        response_.reason(head_.reason);
-    }
+    if (!head_ready_) apply_status_line();     // what arrived of a head the failure cut short
     collect_info(handle_, response_.info);
     if (ec && response_.info.error_message.empty()) response_.info.error_message = ec.message();
     if (progress_) progress_->finish(handle_);
@@ -386,18 +373,21 @@ error_code stream_core::end_error() const {
     return transfer_error_ ? transfer_error_ : error_code(boost::asio::error::eof);
 }
 
-void stream_core::head_complete() {
-    head_ready_ = true;
+void stream_core::apply_status_line() {
     response_.version(head_.version);
     response_.result(head_.status);
     response_.reason(head_.reason);
+}
+
+void stream_core::head_complete() {
+    head_ready_ = true;
+    apply_status_line();
     for (const auto& [name, value] : head_.fields)
         response_.insert(name, value);
     if (header_op_) complete(header_op_, error_code{});
 }
 
-// ---- curl's callbacks (DESIGN rule 1: no curl call in here, completions are posted)
-// --------------------------
+// ---- curl's callbacks (DESIGN rule 1: no curl call in here, completions are posted) ----
 
 size_t stream_core::on_header(char* data, size_t size, size_t count, void* self) {
     auto& s = *static_cast<stream_core*>(self);
@@ -464,8 +454,7 @@ size_t stream_core::on_read(char* data, size_t size, size_t count, void* self) {
     return CURL_READFUNC_PAUSE;
 }
 
-// ---- the buffer, pause and unpause
-// ----------------------------------------------------------------------------
+// ---- the buffer, pause and unpause ----
 
 void stream_core::append(const char* data, std::size_t length) {
     if (storage_.size() < limit_) storage_.resize(limit_);
@@ -511,8 +500,7 @@ void stream_core::set_pause() {
 
 }  // namespace detail
 
-// ---- progress_watcher
-// ---------------------------------------------------------------------------------------
+// ---- progress_watcher ----
 
 struct progress_watcher::state {
     explicit state(executor_type ex) : executor(std::move(ex)) {}

@@ -105,7 +105,10 @@ private:
     template <class Signature>
     pending<Signature> make_pending(boost::asio::any_completion_handler<Signature> handler,
                                     std::uint64_t serial);
-    void watch(boost::asio::cancellation_slot slot, op_kind kind, std::uint64_t serial);
+    // Numbers the operation and connects its cancellation slot in the initiating call, then runs
+    // `start(*this, handler, serial)` on the multi's executor.
+    template <class Handler, class Start>
+    void hop(op_kind kind, Handler handler, Start start);
     template <class Signature, class... Args>
     void complete(std::optional<pending<Signature>>& op, Args... args);
     template <class Signature, class... Args>
@@ -119,6 +122,7 @@ private:
     void do_finish_upload(wait_handler handler, std::uint64_t serial);
     void do_cancel();
 
+    void apply_status_line();
     void head_complete();
     std::size_t take_buffered(const buffer_list<boost::asio::mutable_buffer>& into);
     void append(const char* data, std::size_t length);
