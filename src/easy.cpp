@@ -21,6 +21,11 @@ void apply_library_defaults(easy_state& state) noexcept {
     curl_easy_setopt(state.handle, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(state.handle, CURLOPT_ERRORBUFFER, state.error_buffer);
     curl_easy_setopt(state.handle, CURLOPT_PRIVATE, static_cast<void*>(&state));
+    // DESIGN rule 13: removing a handle in the middle of a lookup makes curl join its resolver thread, which
+    // blocks the reactor until getaddrinfo gives up (seconds with a dead nameserver). With QUICK_EXIT curl
+    // leaves the thread to finish on its own; its memory and socketpair end are freed when the lookup
+    // returns.
+    curl_easy_setopt(state.handle, CURLOPT_QUICK_EXIT, 1L);
 }
 
 void throw_error(const error_code& ec, const char* what) {
@@ -68,6 +73,128 @@ size_t discard(char*, size_t size, size_t count, void*) {
     return size * count;
 }
 
+// ---- the forwarders of the data callbacks (DESIGN rule 12) ----
+// Each refuses when the transfer's outcome is decided already (the easy destroyed, the transfer cancelled,
+// its multi shut down), also right after the user's callback returns: that callback may be what destroyed
+// the easy or cancelled the transfer, and curl would otherwise go on with it in the same call. A refusal
+// makes curl end the transfer there; the multi completes it with operation_aborted.
+
+size_t forward_write(char* data, size_t size, size_t count, void* self) {
+    auto& state = *static_cast<easy_state*>(self);
+    if (state.aborted()) return CURL_WRITEFUNC_ERROR;
+    const size_t taken = state.callbacks.write(data, size, count, state.callbacks.write_data);
+    return state.aborted() ? CURL_WRITEFUNC_ERROR : taken;
+}
+
+size_t forward_header(char* data, size_t size, size_t count, void* self) {
+    auto& state = *static_cast<easy_state*>(self);
+    if (state.aborted()) return CURL_WRITEFUNC_ERROR;
+    // curl's own rule: without a header function, header data set means "headers to the write function".
+    const curl_write_callback callback =
+        state.callbacks.header ? state.callbacks.header : state.callbacks.write;
+    const size_t taken = callback(data, size, count, state.callbacks.header_data);
+    return state.aborted() ? CURL_WRITEFUNC_ERROR : taken;
+}
+
+size_t forward_read(char* buffer, size_t size, size_t count, void* self) {
+    auto& state = *static_cast<easy_state*>(self);
+    if (state.aborted()) return CURL_READFUNC_ABORT;
+    const size_t given = state.callbacks.read(buffer, size, count, state.callbacks.read_data);
+    return state.aborted() ? CURL_READFUNC_ABORT : given;
+}
+
+int forward_xferinfo(void* self, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    auto& state = *static_cast<easy_state*>(self);
+    if (state.aborted()) return 1;
+    const int verdict =
+        state.callbacks.xferinfo(state.callbacks.xferinfo_data, dltotal, dlnow, ultotal, ulnow);
+    return state.aborted() ? 1 : verdict;
+}
+
+// What curl is given for one callback and its data: the forwarder with the state, or (no callback set)
+// curl's default with the user's data as it is (a FILE* for fwrite/fread).
+template <class Callback>
+CURLcode install(easy_state& state, CURLoption function_option, CURLoption data_option, Callback forwarder,
+                 bool forwarded, void* user_data) {
+    CURLcode code = curl_easy_setopt(state.handle, function_option, forwarded ? forwarder : nullptr);
+    if (code == CURLE_OK)
+        code =
+            curl_easy_setopt(state.handle, data_option, forwarded ? static_cast<void*>(&state) : user_data);
+    return code;
+}
+
+CURLcode install_header(easy_state& state) {
+    const auto& c = state.callbacks;
+    return install(state, CURLOPT_HEADERFUNCTION, CURLOPT_HEADERDATA, &forward_header,
+                   c.header || (c.write && c.header_data), c.header_data);
+}
+
+CURLcode install_write(easy_state& state) {
+    const CURLcode code = install(state, CURLOPT_WRITEFUNCTION, CURLOPT_WRITEDATA, &forward_write,
+                                  state.callbacks.write != nullptr, state.callbacks.write_data);
+    return code == CURLE_OK ? install_header(state)
+                            : code;  // the header forwarder may use the write function
+}
+
+CURLcode install_read(easy_state& state) {
+    return install(state, CURLOPT_READFUNCTION, CURLOPT_READDATA, &forward_read,
+                   state.callbacks.read != nullptr, state.callbacks.read_data);
+}
+
+CURLcode install_xferinfo(easy_state& state) {
+    return install(state, CURLOPT_XFERINFOFUNCTION, CURLOPT_XFERINFODATA, &forward_xferinfo,
+                   state.callbacks.xferinfo != nullptr, state.callbacks.xferinfo_data);
+}
+
+// The data callbacks and their data, set through the forwarders; false for any other option.
+bool set_forwarded_function(easy_state& state, CURLoption option, void (*value)(), error_code& ec) {
+    auto& c = state.callbacks;
+    switch (option) {
+        case CURLOPT_WRITEFUNCTION:
+            c.write = reinterpret_cast<curl_write_callback>(value);
+            ec = result(install_write(state));
+            return true;
+        case CURLOPT_HEADERFUNCTION:
+            c.header = reinterpret_cast<curl_write_callback>(value);
+            ec = result(install_header(state));
+            return true;
+        case CURLOPT_READFUNCTION:
+            c.read = reinterpret_cast<curl_read_callback>(value);
+            ec = result(install_read(state));
+            return true;
+        case CURLOPT_XFERINFOFUNCTION:
+            c.xferinfo = reinterpret_cast<curl_xferinfo_callback>(value);
+            ec = result(install_xferinfo(state));
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool set_forwarded_data(easy_state& state, CURLoption option, void* value, error_code& ec) {
+    auto& c = state.callbacks;
+    switch (option) {
+        case CURLOPT_WRITEDATA:
+            c.write_data = value;
+            ec = result(install_write(state));
+            return true;
+        case CURLOPT_HEADERDATA:
+            c.header_data = value;
+            ec = result(install_header(state));
+            return true;
+        case CURLOPT_READDATA:
+            c.read_data = value;
+            ec = result(install_read(state));
+            return true;
+        case CURLOPT_XFERINFODATA:  // also CURLOPT_PROGRESSDATA: one option
+            c.xferinfo_data = value;
+            ec = result(install_xferinfo(state));
+            return true;
+        default:
+            return false;
+    }
+}
+
 }  // namespace
 
 error_code setopt_integer(CURL* handle, CURLoption option, long long value) {
@@ -82,11 +209,12 @@ error_code setopt_integer(CURL* handle, CURLoption option, long long value) {
     }
 }
 
-error_code setopt_c_string(CURL* handle, CURLoption option, const char* value) {
+error_code setopt_c_string(easy_state& state, CURLoption option, const char* value) {
     // Object options take char data too (CURLOPT_POSTFIELDS, which curl does not copy).
     const option_kind kind = kind_of(option);
     if (kind != option_kind::string && kind != option_kind::pointer) return errc::wrong_option_type;
-    return result(curl_easy_setopt(handle, option, value));
+    if (kind == option_kind::pointer) return setopt_pointer(state, option, const_cast<char*>(value));
+    return result(curl_easy_setopt(state.handle, option, value));
 }
 
 error_code setopt_string(CURL* handle, CURLoption option, std::string_view value) {
@@ -102,27 +230,31 @@ error_code setopt_slist(CURL* handle, CURLoption option, curl_slist* value) {
     return result(curl_easy_setopt(handle, option, value));
 }
 
-error_code setopt_pointer(CURL* handle, CURLoption option, void* value) {
+error_code setopt_pointer(easy_state& state, CURLoption option, void* value) {
     const option_kind kind = kind_of(option);
     if (kind != option_kind::pointer && kind != option_kind::slist && kind != option_kind::blob)
         return errc::wrong_option_type;
-    return result(curl_easy_setopt(handle, option, value));
+    error_code ec;
+    if (set_forwarded_data(state, option, value, ec)) return ec;
+    return result(curl_easy_setopt(state.handle, option, value));
 }
 
-error_code setopt_function(CURL* handle, CURLoption option, void (*value)()) {
+error_code setopt_function(easy_state& state, CURLoption option, void (*value)()) {
     if (kind_of(option) != option_kind::function) return errc::wrong_option_type;
-    return result(curl_easy_setopt(handle, option, value));
+    error_code ec;
+    if (set_forwarded_function(state, option, value, ec)) return ec;
+    return result(curl_easy_setopt(state.handle, option, value));
 }
 
-error_code setopt_null(CURL* handle, CURLoption option) {
+error_code setopt_null(easy_state& state, CURLoption option) {
     switch (kind_of(option)) {
         case option_kind::string:
         case option_kind::slist:
         case option_kind::pointer:
         case option_kind::blob:
-            return result(curl_easy_setopt(handle, option, static_cast<void*>(nullptr)));
+            return setopt_pointer(state, option, nullptr);
         case option_kind::function:
-            return result(curl_easy_setopt(handle, option, nullptr));
+            return setopt_function(state, option, nullptr);
         default:
             return errc::wrong_option_type;
     }
@@ -205,6 +337,7 @@ void easy::reset() {
     if (state_->busy()) detail::throw_error(errc::easy_in_use, "asiocurl::easy::reset");
     curl_easy_reset(state_->handle);
     state_->error_buffer[0] = '\0';
+    state_->callbacks = {};
     detail::apply_library_defaults(*state_);
 }
 

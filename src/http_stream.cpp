@@ -22,23 +22,6 @@ std::uint64_t non_negative(curl_off_t value) {
     return value > 0 ? static_cast<std::uint64_t>(value) : 0u;
 }
 
-// Installed in an operation's cancellation slot; may run on any thread, so it only posts to the multi's
-// executor, where a stale request (the operation already completed: another serial) is ignored.
-struct stream_slot_handler {
-    std::weak_ptr<stream_core> core;
-    stream_core::op_kind kind;
-    std::uint64_t serial;
-    boost::asio::any_io_executor executor;
-
-    void operator()(boost::asio::cancellation_type type) const {
-        const auto bits = static_cast<unsigned>(type);
-        if (bits == 0) return;
-        boost::asio::post(executor, [core = core, kind = kind, serial = serial, bits] {
-            if (auto c = core.lock()) c->cancel_op(kind, serial, bits);
-        });
-    }
-};
-
 template <class Buffers>
 std::size_t copy_out(const Buffers& into, const char* data, std::size_t length) {
     std::size_t copied = 0;
@@ -66,7 +49,7 @@ std::size_t copy_in(char* out, std::size_t capacity, const Buffers& from) {
 template <class Op>
 bool waiting_with(const std::optional<Op>& op, std::uint64_t serial) {
     if (!op.has_value()) return false;
-    return op->serial == serial;
+    return op->ticket.serial == serial;
 }
 
 bool is_followed_redirect(const response_head& head, const options& opts) {
@@ -190,40 +173,58 @@ error_code stream_core::prepare(const request_view& request, options opts, bool 
 
 // The cancellation slot is connected in the initiating call, before the operation is handed to the executor,
 // as Asio's own operations do: a later operation of the same chain (started from this one's handler) replaces
-// it, never races it. A signal emitted once async_* returned posts behind the operation's own hop, so the
-// operation is registered by then; a stale serial (an operation already completed) is ignored.
+// it, never races it. A signal emitted on the executor is delivered there and then (a cancellation from
+// inside a curl callback takes effect before curl delivers more, DESIGN rule 12); from another thread it is
+// posted. One emitted before the operation is registered is seen when it registers.
 template <class Handler, class Start>
 void stream_core::hop(op_kind kind, Handler handler, Start start) {
     const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
-    if (auto slot = handler.get_cancellation_slot(); slot.is_connected())
-        slot.template emplace<stream_slot_handler>(
-            stream_slot_handler{weak_from_this(), kind, serial, executor_});
-    boost::asio::dispatch(executor_,
-                          [self = shared_from_this(), h = std::move(handler), serial,
-                           start = std::move(start)]() mutable { start(*self, std::move(h), serial); });
+    asiocurl::detail::cancellation_relay* relay = nullptr;
+    if (auto slot = handler.get_cancellation_slot(); slot.is_connected()) {
+        relay = new asiocurl::detail::cancellation_relay(
+            executor_, this, serial << 2 | static_cast<unsigned>(kind), &stream_core::deliver_cancellation);
+        slot.template emplace<asiocurl::detail::relay_slot_handler>(relay);
+    }
+    boost::asio::dispatch(
+        executor_, [self = shared_from_this(), h = std::move(handler), ticket = op_ticket(serial, relay),
+                    start = std::move(start)]() mutable { start(*self, std::move(h), std::move(ticket)); });
+}
+
+void stream_core::deliver_cancellation(void* core, std::uint64_t tag, unsigned types) {
+    static_cast<stream_core*>(core)->cancel_op(static_cast<op_kind>(tag & 3), tag >> 2, types);
+}
+
+template <class Signature, class... Args>
+bool stream_core::cancelled_before_registration(const op_ticket& ticket,
+                                                boost::asio::any_completion_handler<Signature>& handler,
+                                                Args... args) {
+    const unsigned types = ticket.requested();
+    if (types == 0) return false;
+    fail_now(std::move(handler), error_code(boost::asio::error::operation_aborted), args...);
+    if (types & static_cast<unsigned>(boost::asio::cancellation_type::terminal)) do_cancel();
+    return true;
 }
 
 void stream_core::read_header(wait_handler handler) {
     hop(op_kind::header, std::move(handler),
-        [](stream_core& s, wait_handler h, std::uint64_t serial) { s.do_read_header(std::move(h), serial); });
+        [](stream_core& s, wait_handler h, op_ticket t) { s.do_read_header(std::move(h), std::move(t)); });
 }
 
 void stream_core::read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler) {
-    hop(op_kind::read, std::move(handler), [buffers](stream_core& s, io_handler h, std::uint64_t serial) {
-        s.do_read_some(buffers, std::move(h), serial);
+    hop(op_kind::read, std::move(handler), [buffers](stream_core& s, io_handler h, op_ticket t) {
+        s.do_read_some(buffers, std::move(h), std::move(t));
     });
 }
 
 void stream_core::write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler) {
-    hop(op_kind::write, std::move(handler), [buffers](stream_core& s, io_handler h, std::uint64_t serial) {
-        s.do_write_some(buffers, std::move(h), serial);
+    hop(op_kind::write, std::move(handler), [buffers](stream_core& s, io_handler h, op_ticket t) {
+        s.do_write_some(buffers, std::move(h), std::move(t));
     });
 }
 
 void stream_core::finish_upload(wait_handler handler) {
-    hop(op_kind::finish, std::move(handler), [](stream_core& s, wait_handler h, std::uint64_t serial) {
-        s.do_finish_upload(std::move(h), serial);
-    });
+    hop(op_kind::finish, std::move(handler),
+        [](stream_core& s, wait_handler h, op_ticket t) { s.do_finish_upload(std::move(h), std::move(t)); });
 }
 
 void stream_core::cancel() {
@@ -232,11 +233,11 @@ void stream_core::cancel() {
 
 template <class Signature>
 stream_core::pending<Signature> stream_core::make_pending(
-    boost::asio::any_completion_handler<Signature> handler, std::uint64_t serial) {
+    boost::asio::any_completion_handler<Signature> handler, op_ticket ticket) {
     auto work = boost::asio::prefer(boost::asio::get_associated_executor(handler, executor_),
                                     boost::asio::execution::outstanding_work.tracked);
     // Constructed, never move-assigned: Boost 1.81's any_completion_handler move assignment is broken.
-    return pending<Signature>{std::move(handler), std::move(work), serial};
+    return pending<Signature>{std::move(handler), std::move(work), std::move(ticket)};
 }
 
 // Every completion goes through here or fail_now: posted to the multi's executor, then to the handler's own
@@ -253,19 +254,21 @@ void stream_core::fail_now(boost::asio::any_completion_handler<Signature> handle
     boost::asio::post(executor_, boost::asio::append(std::move(handler), args...));
 }
 
-void stream_core::do_read_header(wait_handler handler, std::uint64_t serial) {
+void stream_core::do_read_header(wait_handler handler, op_ticket ticket) {
     if (header_op_) return fail_now(std::move(handler), error_code(boost::asio::error::in_progress));
+    if (cancelled_before_registration(ticket, handler)) return;
     if (cancelled_) return fail_now(std::move(handler), error_code(boost::asio::error::operation_aborted));
     if (!prepared_) return fail_now(std::move(handler), error_code(boost::asio::error::not_connected));
     if (head_ready_) return fail_now(std::move(handler), error_code{});
     if (done_) return fail_now(std::move(handler), transfer_error_);
-    header_op_.emplace(make_pending(std::move(handler), serial));
+    header_op_.emplace(make_pending(std::move(handler), std::move(ticket)));
 }
 
 void stream_core::do_read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler,
-                               std::uint64_t serial) {
+                               op_ticket ticket) {
     if (read_op_)
         return fail_now(std::move(handler), error_code(boost::asio::error::in_progress), std::size_t{0});
+    if (cancelled_before_registration(ticket, handler, std::size_t{0})) return;
     if (cancelled_)
         return fail_now(std::move(handler), error_code(boost::asio::error::operation_aborted),
                         std::size_t{0});
@@ -279,14 +282,15 @@ void stream_core::do_read_some(buffer_list<boost::asio::mutable_buffer> buffers,
     }
     if (done_) return fail_now(std::move(handler), end_error(), std::size_t{0});
     read_buffers_ = buffers;
-    read_op_.emplace(make_pending(std::move(handler), serial));
+    read_op_.emplace(make_pending(std::move(handler), std::move(ticket)));
     resume_receiving();
 }
 
 void stream_core::do_write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler,
-                                std::uint64_t serial) {
+                                op_ticket ticket) {
     auto fail = [&](error_code ec) { fail_now(std::move(handler), ec, std::size_t{0}); };
     if (write_op_ || finish_op_) return fail(boost::asio::error::in_progress);
+    if (cancelled_before_registration(ticket, handler, std::size_t{0})) return;
     if (cancelled_) return fail(boost::asio::error::operation_aborted);
     if (!prepared_) return fail(boost::asio::error::not_connected);
     if (!upload_) return fail(boost::asio::error::operation_not_supported);  // not started with start_upload
@@ -295,13 +299,14 @@ void stream_core::do_write_some(buffer_list<boost::asio::const_buffer> buffers, 
     if (buffers.size() == 0) return fail({});
     if (upload_size_ && uploaded_ >= *upload_size_) return fail(errc::upload_size_mismatch);
     write_buffers_ = buffers;
-    write_op_.emplace(make_pending(std::move(handler), serial));
+    write_op_.emplace(make_pending(std::move(handler), std::move(ticket)));
     resume_sending();
 }
 
-void stream_core::do_finish_upload(wait_handler handler, std::uint64_t serial) {
+void stream_core::do_finish_upload(wait_handler handler, op_ticket ticket) {
     auto fail = [&](error_code ec) { fail_now(std::move(handler), ec); };
     if (write_op_ || finish_op_) return fail(boost::asio::error::in_progress);
+    if (cancelled_before_registration(ticket, handler)) return;
     if (cancelled_) return fail(boost::asio::error::operation_aborted);
     if (!prepared_) return fail(boost::asio::error::not_connected);
     if (!upload_) return fail(boost::asio::error::operation_not_supported);
@@ -310,7 +315,7 @@ void stream_core::do_finish_upload(wait_handler handler, std::uint64_t serial) {
     // With a declared size curl stops asking once it has that many bytes: nothing more to hand over.
     if (upload_size_ || upload_ended_) return fail({});
     if (done_) return fail(transfer_error_ ? transfer_error_ : error_code(boost::asio::error::broken_pipe));
-    finish_op_.emplace(make_pending(std::move(handler), serial));
+    finish_op_.emplace(make_pending(std::move(handler), std::move(ticket)));
     resume_sending();
 }
 

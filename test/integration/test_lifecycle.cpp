@@ -81,7 +81,8 @@ TEST_F(lifecycle, easy_destroyed_inside_its_own_header_callback) {
     headers.on_first_call = [&] { owner.reset(); };
     test::completion done;
     m->async_perform(owner->handle, done.handler());
-    ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, 10s));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, 10s));
     EXPECT_EQ(done.ec, asio::error::operation_aborted);
     EXPECT_EQ(headers.calls_after_kill, 0);
     ioc.run_for(50ms);
@@ -101,7 +102,8 @@ TEST_F(lifecycle, easy_destroyed_inside_its_own_write_callback) {
     owner->body.on_first_call = [&] { owner.reset(); };
     test::completion done;
     m->async_perform(owner->handle, done.handler());
-    ASSERT_TRUE(test::run_until(ioc, [&] { return done.done(); }, 10s));
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, 10s));
     EXPECT_EQ(done.ec, asio::error::operation_aborted);
     ioc.run_for(50ms);
     EXPECT_EQ(done.calls.load(), 1);
@@ -253,11 +255,11 @@ TEST(lifecycle_teardown, signal_outliving_its_io_context_with_a_strand_multi) {
         stream.async_read_header(asio::bind_cancellation_slot(header_signal.slot(), header_read.handler()));
         std::array<char, 1000> buffer{};
         std::atomic<int> read_calls{0};
-        stream.async_read_some(asio::buffer(buffer), asio::bind_cancellation_slot(read_signal.slot(),
-                                                                                  [&](error_code, std::size_t) {
-                                                                                      ++read_calls;
-                                                                                  }));
-        ASSERT_TRUE(test::run_until(ioc, [&] { return performed.done() && header_read.done() && read_calls; }));
+        stream.async_read_some(
+            asio::buffer(buffer),
+            asio::bind_cancellation_slot(read_signal.slot(), [&](error_code, std::size_t) { ++read_calls; }));
+        ASSERT_TRUE(
+            test::run_until(ioc, [&] { return performed.done() && header_read.done() && read_calls; }));
         EXPECT_FALSE(performed.ec);
     }
     // The signals go here, after the strand's io_context.
@@ -283,15 +285,15 @@ TEST(lifecycle_cancellation, total_before_the_transfer_reached_curl_aborts_fetch
 
         asio::cancellation_signal fetch_signal, perform_signal, stream_signal;
         std::promise<error_code> fetched, performed, header_read;
-        http::async_fetch(m, server.url("/bytes/100"),
-                          asio::bind_cancellation_slot(fetch_signal.slot(), [&](error_code ec, http::response<>) {
-                              fetched.set_value(ec);
-                          }));
+        http::async_fetch(
+            m, server.url("/bytes/100"),
+            asio::bind_cancellation_slot(fetch_signal.slot(),
+                                         [&](error_code ec, http::response<>) { fetched.set_value(ec); }));
         easy handle;
         handle.set(CURLOPT_URL, server.url("/bytes/100"));
         handle.discard_body();
-        m.async_perform(handle, asio::bind_cancellation_slot(perform_signal.slot(),
-                                                             [&](error_code ec) { performed.set_value(ec); }));
+        m.async_perform(handle, asio::bind_cancellation_slot(
+                                    perform_signal.slot(), [&](error_code ec) { performed.set_value(ec); }));
         http::basic_stream<strand_multi::executor_type> stream(m);
         stream.start(bhttp::request<bhttp::empty_body>(bhttp::verb::get, server.url("/bytes/100"), 11));
         stream.async_read_header(asio::bind_cancellation_slot(
@@ -334,8 +336,10 @@ void run_hanging_lookups_in_the_sandbox() {
         warm_up.discard_body();
         test::completion done;
         m.async_perform(warm_up, done.handler());
-        test::run_until(ioc, [&] { return done.done(); }, 10s);
+        test::run_until(
+            ioc, [&] { return done.done(); }, 10s);
     }
+    EXPECT_TRUE(server.wait_for_idle(5s));
     test::fd_baseline fds;
     std::chrono::steady_clock::duration worst_gap{};
     {
@@ -408,7 +412,8 @@ void run_hanging_lookups_in_the_sandbox() {
     }
     const auto worst_ms = std::chrono::duration_cast<std::chrono::milliseconds>(worst_gap).count();
     std::printf("worst gap of the 10 ms ticker: %lld ms\n", static_cast<long long>(worst_ms));
-    // A join of one resolver thread would be the lookup's timeout (4 s); ASan's slowest tick is far below 1 s.
+    // A join of one resolver thread would be the lookup's timeout (4 s); ASan's slowest tick is far below 1
+    // s.
     EXPECT_LT(worst_ms, 1000);
     // CURLOPT_QUICK_EXIT's cost: each abandoned resolver thread (and its socketpair end) lives until its
     // getaddrinfo returns.
@@ -436,16 +441,18 @@ TEST(lifecycle_dns, hanging_lookups_cancelled_timed_out_and_destroyed_never_bloc
         GTEST_SKIP() << "no loopback address with a free port 53";
     }
     const std::string resolv_conf = ::testing::TempDir() + "asiocurl-hanging-resolv.conf";
-    std::ofstream(resolv_conf) << "nameserver " << nameserver << "\noptions timeout:" << sandbox_lookup_timeout_s
-                               << " attempts:1\n";
+    std::ofstream(resolv_conf) << "nameserver " << nameserver
+                               << "\noptions timeout:" << sandbox_lookup_timeout_s << " attempts:1\n";
     // Everything the child needs is prepared before fork: after it only system calls, then exec.
     const std::string filter =
-        "--gtest_filter=lifecycle_dns.hanging_lookups_cancelled_timed_out_and_destroyed_never_block_the_reactor";
+        "--gtest_filter=lifecycle_dns.hanging_lookups_cancelled_timed_out_and_destroyed_never_block_the_"
+        "reactor";
     const std::string marker = std::string(dns_sandbox_variable) + "=1";
     std::vector<std::string> environment{marker};
     for (char** e = environ; *e; ++e)
         environment.emplace_back(*e);
-    std::vector<char*> envp, argv{const_cast<char*>("asiocurl_lifecycle_tests"), const_cast<char*>(filter.c_str())};
+    std::vector<char*> envp,
+        argv{const_cast<char*>("asiocurl_lifecycle_tests"), const_cast<char*>(filter.c_str())};
     for (auto& e : environment)
         envp.push_back(e.data());
     envp.push_back(nullptr);

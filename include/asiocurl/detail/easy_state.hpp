@@ -1,6 +1,7 @@
 #ifndef ASIOCURL_DETAIL_EASY_STATE_HPP
 #define ASIOCURL_DETAIL_EASY_STATE_HPP
 
+#include <asiocurl/detail/cancellation_relay.hpp>
 #include <asiocurl/error.hpp>
 
 #include <curl/curl.h>
@@ -11,13 +12,28 @@
 
 namespace asiocurl::detail {
 
-struct cancel_link;
+// The data callbacks set through easy::set. curl calls the library's own forwarders (src/easy.cpp) with this
+// state as their data; they call these unless the transfer was aborted, so that once an easy is destroyed or
+// its transfer cancelled — even from inside one of these callbacks, with curl going on in the same call — no
+// callback of the user's runs and no byte reaches the user's memory (DESIGN rule 12).
+struct user_callbacks {
+    curl_write_callback write = nullptr;  // CURLOPT_WRITEFUNCTION
+    void* write_data = nullptr;           // CURLOPT_WRITEDATA
+    curl_write_callback header = nullptr;
+    void* header_data = nullptr;
+    curl_read_callback read = nullptr;
+    void* read_data = nullptr;
+    curl_xferinfo_callback xferinfo = nullptr;
+    void* xferinfo_data = nullptr;
+};
 
 // Everything the library keeps for one easy handle. It lives on the heap (owned by `easy`) so that
-// CURLOPT_PRIVATE, which points at it, stays valid when the `easy` is moved.
+// CURLOPT_PRIVATE and the forwarders' data, which point at it, stay valid when the `easy` is moved, and so
+// that a multi can keep it alive past the `easy` while curl still holds the handle.
 struct easy_state {
     CURL* handle = nullptr;
     char error_buffer[CURL_ERROR_SIZE] = {};
+    user_callbacks callbacks;
 
     // The transfer in flight, if any. Written and read only on the executor of the multi running it.
     struct transfer {
@@ -32,16 +48,23 @@ struct easy_state {
         // Outstanding work on the handler's executor, when it is not the multi's (which the multi keeps busy
         // itself while it has transfers).
         boost::asio::any_completion_executor work;
-        bool on_multi_executor = false;  // the handler's associated executor is the multi's
-        cancel_link* cancellation = nullptr;
+        bool on_multi_executor = false;              // the handler's associated executor is the multi's
+        cancellation_relay* cancellation = nullptr;  // one counted reference, while the handler has a slot
         std::uint64_t serial = 0;
-        bool started = false;        // the multi's executor has picked it up (added, or failed it)
-        bool orphaned = false;       // the `easy` was destroyed while in flight; the multi owns this state
+        bool started = false;   // the multi's executor has picked it up (added, or failed it)
+        bool orphaned = false;  // the `easy` was destroyed while in flight; the multi owns this state
+        // Aborted while curl may still be running it (from inside a callback): the forwarders refuse data,
+        // and the transfer completes with operation_aborted whatever curl reports later.
+        bool doomed = false;
         easy_state* prev = nullptr;  // the multi's list of transfers added to curl
         easy_state* next = nullptr;
     } transfer;
 
     bool busy() const noexcept { return transfer.runner != nullptr; }
+    // Whether the transfer's outcome is operation_aborted already: the forwarders refuse to deliver.
+    bool aborted() const noexcept {
+        return transfer.doomed || (transfer.cancellation && transfer.cancellation->abort_requested());
+    }
 };
 
 // Sets the options every handle the library owns must carry, after creation and after curl_easy_reset.

@@ -1,6 +1,7 @@
 #ifndef ASIOCURL_DETAIL_MULTI_CORE_HPP
 #define ASIOCURL_DETAIL_MULTI_CORE_HPP
 
+#include <asiocurl/detail/cancellation_relay.hpp>
 #include <asiocurl/detail/curl_engine.hpp>
 #include <asiocurl/detail/easy_state.hpp>
 #include <asiocurl/multi_stats.hpp>
@@ -45,25 +46,6 @@ struct socket_registration {
     friend void intrusive_ptr_add_ref(socket_registration* r) noexcept { ++r->refs; }
     friend void intrusive_ptr_release(socket_registration* r) noexcept {
         if (--r->refs == 0) delete r;
-    }
-};
-
-// Cancellation link between a transfer and the cancellation slot of its handler. The slot handler (which may
-// run on any thread) only records the request and posts to the multi's executor; everything else is
-// read and written there.
-struct cancel_link {
-    std::atomic<int> refs{1};
-    std::atomic<unsigned> requested{0};  // boost::asio::cancellation_type bits emitted so far
-    boost::asio::any_io_executor executor;
-    void (*cancel)(void* core, easy_state&, unsigned types) = nullptr;  // set by the multi core
-    void* core = nullptr;
-    easy_state* transfer = nullptr;  // null once the transfer has completed
-
-    friend void intrusive_ptr_add_ref(cancel_link* l) noexcept {
-        l->refs.fetch_add(1, std::memory_order_relaxed);
-    }
-    friend void intrusive_ptr_release(cancel_link* l) noexcept {
-        if (l->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete l;
     }
 };
 
@@ -122,9 +104,14 @@ private:
     class curl_call_scope;
 
     void start(easy_state& state);
-    bool running_in_this_thread() const noexcept;
     bool abandon(easy_state& state);
+    static void deliver_cancellation(void* state, std::uint64_t, unsigned types);
     void cancel_transfer(easy_state& state, unsigned types);
+    // DESIGN rule 12: aborts `state`'s transfer now, or, with curl on the stack, dooms it (its callbacks
+    // refuse data, its outcome is operation_aborted) and removes it as soon as curl has returned.
+    void abort_or_doom(easy_state& state);
+    void reap_later();
+    void reap();
     void fail_transfer_later(CURL* easy, error_code ec, curl_socket_t fd);
     void abort_transfer(easy_state& state, error_code ec);
     void finish(easy_state& state, error_code ec);
@@ -150,10 +137,6 @@ private:
     void unlink_active(easy_state& state) noexcept;
     bool is_active(const easy_state* state) const noexcept;
 
-    // Defers `work` to the executor when curl is on the stack (DESIGN rule 1), runs it now otherwise.
-    template <class Work>
-    void run_outside_curl(Work&& work);
-
     std::atomic<int> refs_{1};
     executor_type executor_;
     Engine engine_;
@@ -168,6 +151,8 @@ private:
 
     easy_state* active_head_ = nullptr;  // transfers added to curl
     std::size_t in_flight_ = 0;
+    std::vector<easy_state*> orphans_;       // states of easies destroyed inside curl, freed once curl let go
+    bool reap_posted_ = false;               // a reap() is queued
     boost::asio::any_io_executor own_work_;  // keeps the multi's executor busy while transfers run
     std::atomic<std::uint64_t> next_serial_{1};
     multi_stats stats_;

@@ -12,11 +12,12 @@ namespace detail {
 // value's kind matches the option's before curl sees it, because curl's varargs cannot.
 error_code setopt_integer(CURL* handle, CURLoption option, long long value);
 error_code setopt_string(CURL* handle, CURLoption option, std::string_view value);
-error_code setopt_c_string(CURL* handle, CURLoption option, const char* value);
 error_code setopt_slist(CURL* handle, CURLoption option, curl_slist* value);
-error_code setopt_pointer(CURL* handle, CURLoption option, void* value);
-error_code setopt_function(CURL* handle, CURLoption option, void (*value)());
-error_code setopt_null(CURL* handle, CURLoption option);
+error_code setopt_c_string(easy_state& state, CURLoption option, const char* value);
+// These see the data callbacks and their data pointers (user_callbacks in detail/easy_state.hpp).
+error_code setopt_pointer(easy_state& state, CURLoption option, void* value);
+error_code setopt_function(easy_state& state, CURLoption option, void (*value)());
+error_code setopt_null(easy_state& state, CURLoption option);
 
 error_code getinfo_long(CURL* handle, CURLINFO what, long& out);
 error_code getinfo_off_t(CURL* handle, CURLINFO what, curl_off_t& out);
@@ -41,21 +42,21 @@ void easy::set(CURLoption option, const T& value, error_code& ec) {
     } else if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) {
         ec = detail::setopt_integer(handle, option, static_cast<long long>(value));
     } else if constexpr (std::is_same_v<T, std::nullptr_t>) {
-        ec = detail::setopt_null(handle, option);
+        ec = detail::setopt_null(*state_, option);
     } else if constexpr (std::is_convertible_v<const T&, const char*>) {
-        ec = detail::setopt_c_string(handle, option, value);
+        ec = detail::setopt_c_string(*state_, option, value);
     } else if constexpr (std::is_same_v<T, std::string>) {
         // Already NUL-terminated: no copy, only the check for an embedded NUL.
         ec = value.find('\0') != std::string::npos ? error_code(errc::invalid_argument)
-                                                   : detail::setopt_c_string(handle, option, value.c_str());
+                                                   : detail::setopt_c_string(*state_, option, value.c_str());
     } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
         ec = detail::setopt_string(handle, option, std::string_view(value));
     } else if constexpr (std::is_same_v<T, curl_slist*>) {
         ec = detail::setopt_slist(handle, option, value);
     } else if constexpr (std::is_pointer_v<T> && std::is_function_v<std::remove_pointer_t<T>>) {
-        ec = detail::setopt_function(handle, option, reinterpret_cast<void (*)()>(value));
+        ec = detail::setopt_function(*state_, option, reinterpret_cast<void (*)()>(value));
     } else if constexpr (std::is_pointer_v<T>) {
-        ec = detail::setopt_pointer(handle, option,
+        ec = detail::setopt_pointer(*state_, option,
                                     const_cast<void*>(static_cast<const volatile void*>(value)));
     } else {
         static_assert(sizeof(T) == 0, "asiocurl::easy::set: no curl option takes a value of this type");

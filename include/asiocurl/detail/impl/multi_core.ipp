@@ -56,7 +56,8 @@ struct multi_core<Engine>::wait_handler {
 };
 
 // Picks a transfer up on the multi's executor. If it is destroyed uninvoked (its io_context died first),
-// the transfer is forgotten so that the `easy` does not point at a dead multi.
+// the transfer is forgotten so that the `easy` does not point at a dead multi; detach() destroys the handler
+// last, since it may own the `easy` and so `state` (DESIGN rule 12).
 template <class Engine>
 struct multi_core<Engine>::start_op {
     boost::intrusive_ptr<multi_core> core;
@@ -110,34 +111,7 @@ void multi_core<Engine>::track(CURLMcode result) noexcept {
     stats_.last_curl_error = result;
 }
 
-template <class Engine>
-template <class Work>
-void multi_core<Engine>::run_outside_curl(Work&& work) {
-    if (curl_depth_ == 0) return work();
-    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this),
-                                  w = std::forward<Work>(work)]() mutable { w(); });
-}
-
 // ---- starting and finishing transfers ----------------------------------------------------------------
-
-namespace cancel_detail {
-// Installed in the handler's cancellation slot. May run on any thread: it records the request (so that a
-// transfer not yet added sees it) and hands the rest to the multi's executor.
-struct slot_handler {
-    boost::intrusive_ptr<cancel_link> link;
-
-    explicit slot_handler(boost::intrusive_ptr<cancel_link> l) noexcept : link(std::move(l)) {}
-
-    void operator()(boost::asio::cancellation_type type) const {
-        const auto bits = static_cast<unsigned>(type);
-        if (bits == 0) return;
-        link->requested.fetch_or(bits, std::memory_order_acq_rel);
-        boost::asio::post(link->executor, [l = link, bits] {
-            if (l->transfer) l->cancel(l->core, *l->transfer, bits);
-        });
-    }
-};
-}  // namespace cancel_detail
 
 template <class Engine>
 void multi_core<Engine>::initiate(easy_state* state, handler_type handler, bool on_multi_executor) {
@@ -159,21 +133,15 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, bool 
     t.serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
     t.started = false;
     t.orphaned = false;
+    t.doomed = false;
     t.on_multi_executor = on_multi_executor;
     if (!on_multi_executor)
         t.work = boost::asio::prefer(boost::asio::get_associated_executor(handler, executor_),
                                      boost::asio::execution::outstanding_work.tracked);
     auto slot = handler.get_cancellation_slot();
     if (slot.is_connected()) {
-        auto* link = new cancel_link;
-        link->executor = executor_;
-        link->core = this;
-        link->transfer = state;
-        link->cancel = [](void* core, easy_state& s, unsigned types) {
-            static_cast<multi_core*>(core)->cancel_transfer(s, types);
-        };
-        t.cancellation = link;  // the transfer's reference
-        slot.template emplace<cancel_detail::slot_handler>(boost::intrusive_ptr<cancel_link>(link));
+        t.cancellation = new cancellation_relay(executor_, state, 0, &multi_core::deliver_cancellation);
+        slot.template emplace<relay_slot_handler>(t.cancellation);
     }
     // Not `t.handler = std::move(handler)`: Boost 1.81's any_completion_handler move-assignment constructs
     // from an lvalue and recurses until the stack overflows.
@@ -181,19 +149,10 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, bool 
     // Rule 1 and the threading contract: curl is only called on the multi's executor (a strand makes
     // async_perform callable from any thread). Already there (a completion handler starting the next
     // transfer), it starts now, without dispatch's type-erased function.
-    if (running_in_this_thread())
+    if (running_in_this_thread(executor_))
         start(*state);
     else
         boost::asio::dispatch(executor_, start_op(boost::intrusive_ptr<multi_core>(this), state));
-}
-
-template <class Engine>
-bool multi_core<Engine>::running_in_this_thread() const noexcept {
-    using io_executor = boost::asio::io_context::executor_type;
-    if (const auto* io = executor_.template target<io_executor>()) return io->running_in_this_thread();
-    if (const auto* strand = executor_.template target<boost::asio::strand<io_executor>>())
-        return strand->running_in_this_thread();
-    return false;
 }
 
 template <class Engine>
@@ -204,8 +163,7 @@ void multi_core<Engine>::start(easy_state& state) {
         return;
     }
     t.started = true;
-    const bool cancelled_early =
-        t.cancellation && t.cancellation->requested.load(std::memory_order_acquire) != 0;
+    const bool cancelled_early = t.cancellation && t.cancellation->requested() != 0;
     if (t.orphaned || cancelled_early || shut_down_.load(std::memory_order_relaxed)) {
         complete(state, boost::asio::error::operation_aborted);
         if (t.orphaned) destroy_orphan(&state);
@@ -234,6 +192,11 @@ void multi_core<Engine>::start(easy_state& state) {
 
 template <class Engine>
 void multi_core<Engine>::finish(easy_state& state, error_code ec) {
+    // Rule 12: once aborted, curl's later verdict (a write error after a refusal, or even success) is not
+    // the outcome; nor is its message.
+    if (state.aborted() && ec != errc::socket_registration) ec = boost::asio::error::operation_aborted;
+    if (ec == boost::asio::error::operation_aborted || (ec && state.error_buffer[0] == '\0'))
+        std::snprintf(state.error_buffer, CURL_ERROR_SIZE, "%s", ec.message().c_str());
     unlink_active(state);
     // The handle may next run on another multi, or alone: it must not report closes to this one.
     curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETFUNCTION, nullptr);
@@ -244,16 +207,20 @@ void multi_core<Engine>::finish(easy_state& state, error_code ec) {
 template <class Engine>
 void multi_core<Engine>::detach(easy_state& state) noexcept {
     auto& t = state.transfer;
+    // Destroyed last, after every write to `state`: the handler may own the `easy`, and so `state` (an
+    // http fetch does; so does a handler holding a shared_ptr<easy>, destroyed by ~io_context uninvoked).
+    auto handler = std::move(t.handler);
+    auto work = std::move(t.work);
     if (t.cancellation) {
-        t.cancellation->transfer = nullptr;
+        // The slot handler stays in the user's signal, which may outlive the io_context: let go of the
+        // executor.
+        t.cancellation->disarm();
         intrusive_ptr_release(t.cancellation);
         t.cancellation = nullptr;
     }
     t.runner = nullptr;
     t.abandon = nullptr;
     t.started = false;
-    t.handler = nullptr;
-    t.work = {};
 }
 
 template <class Engine>
@@ -275,20 +242,54 @@ void multi_core<Engine>::destroy_orphan(easy_state* state) noexcept {
 template <class Engine>
 bool multi_core<Engine>::abandon(easy_state& state) {
     auto& t = state.transfer;
-    if (!t.started || curl_depth_ > 0) {
-        // Queued, or destroyed from inside a curl callback: the state outlives the `easy` until the multi
-        // can let go of it.
+    if (!t.started) {
+        // Queued: the start operation completes it and frees the state (or frees it when destroyed).
         t.orphaned = true;
-        if (t.started) {
-            run_outside_curl([self = boost::intrusive_ptr<multi_core>(this), s = &state] {
-                if (self->is_active(s)) self->abort_transfer(*s, boost::asio::error::operation_aborted);
-                destroy_orphan(s);
-            });
-        }
+        return true;
+    }
+    if (curl_depth_ > 0) {
+        // Destroyed inside a curl callback, curl going on with the transfer in the same call (rule 12): the
+        // state outlives the `easy`, refusing whatever curl delivers, until reap() removes and frees it.
+        t.orphaned = true;
+        orphans_.push_back(&state);
+        abort_or_doom(state);
         return true;
     }
     abort_transfer(state, boost::asio::error::operation_aborted);
     return false;
+}
+
+template <class Engine>
+void multi_core<Engine>::abort_or_doom(easy_state& state) {
+    if (curl_depth_ == 0) return abort_transfer(state, boost::asio::error::operation_aborted);
+    state.transfer.doomed = true;
+    reap_later();
+}
+
+template <class Engine>
+void multi_core<Engine>::reap_later() {
+    if (std::exchange(reap_posted_, true)) return;
+    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this)] { self->reap(); });
+}
+
+// Outside curl: removes the doomed transfers curl has not finished itself, then frees the orphans. (Should
+// the io_context never run this, shutdown_now() does the same.)
+template <class Engine>
+void multi_core<Engine>::reap() {
+    reap_posted_ = false;
+    for (easy_state* s = active_head_; s;) {
+        easy_state* next = s->transfer.next;
+        if (s->transfer.doomed) abort_transfer(*s, boost::asio::error::operation_aborted);
+        s = next;
+    }
+    for (easy_state* orphan : std::exchange(orphans_, {}))
+        destroy_orphan(orphan);
+}
+
+template <class Engine>
+void multi_core<Engine>::deliver_cancellation(void* state, std::uint64_t, unsigned types) {
+    auto& s = *static_cast<easy_state*>(state);
+    static_cast<multi_core*>(s.transfer.runner)->cancel_transfer(s, types);
 }
 
 template <class Engine>
@@ -306,15 +307,8 @@ template <class Engine>
 void multi_core<Engine>::cancel_transfer(easy_state& state, unsigned types) {
     // Not started yet: start() sees the request and completes without adding the handle (every type).
     // Once added, curl may have sent the request, so only terminal and partial abort it.
-    if (!state.transfer.started) return;
-    const unsigned aborting = static_cast<unsigned>(boost::asio::cancellation_type::terminal) |
-                              static_cast<unsigned>(boost::asio::cancellation_type::partial);
-    if ((types & aborting) == 0) return;
-    run_outside_curl(
-        [self = boost::intrusive_ptr<multi_core>(this), s = &state, serial = state.transfer.serial] {
-            if (self->is_active(s) && s->transfer.serial == serial)
-                self->abort_transfer(*s, boost::asio::error::operation_aborted);
-        });
+    if (!state.transfer.started || (types & aborting_cancellation) == 0) return;
+    abort_or_doom(state);
 }
 
 // Rule 9: curl_easy_pause(CONT) delivers what curl held back (write callback), re-arms the timer and may
@@ -322,37 +316,44 @@ void multi_core<Engine>::cancel_transfer(easy_state& state, unsigned types) {
 // with curl on the stack, then CURLMSG_DONE is drained. A write callback may pause again inside it.
 template <class Engine>
 void multi_core<Engine>::set_pause(easy_state& state, int bitmask) {
-    run_outside_curl(
-        [self = boost::intrusive_ptr<multi_core>(this), s = &state, serial = state.transfer.serial, bitmask] {
-            if (!self->is_active(s) || s->transfer.serial != serial) return;
-            CURLcode result;
-            {
-                curl_call_scope scope(*self);
-                result = self->engine_.pause(s->handle, bitmask);
-            }
-            ++self->stats_.pause_calls;
-            // An error here came from a callback fed the held-back data; curl does not end the transfer
-            // itself.
-            if (result != CURLE_OK) {
-                self->abort_transfer(*s, make_error_code(result));
-                return;
-            }
-            self->drain_messages();
-        });
+    if (!state.transfer.started || state.transfer.doomed) return;  // queued, or its outcome decided
+    auto pause = [this](easy_state& s, int bits) {
+        CURLcode result;
+        {
+            curl_call_scope scope(*this);
+            result = engine_.pause(s.handle, bits);
+        }
+        ++stats_.pause_calls;
+        // An error here came from a callback fed the held-back data; curl does not end the transfer itself.
+        if (result != CURLE_OK) return abort_transfer(s, make_error_code(result));
+        drain_messages();
+    };
+    if (curl_depth_ == 0) return pause(state, bitmask);
+    // From inside a callback: `state` may be gone when curl has returned, so it is looked for by address and
+    // serial among the transfers still running.
+    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), s = &state,
+                                  serial = state.transfer.serial, bitmask, pause] {
+        if (self->is_active(s) && s->transfer.serial == serial && !s->transfer.doomed) pause(*s, bitmask);
+    });
 }
 
 template <class Engine>
 void multi_core<Engine>::cancel_all() {
-    run_outside_curl([self = boost::intrusive_ptr<multi_core>(this)] {
-        while (self->active_head_)
-            self->abort_transfer(*self->active_head_, boost::asio::error::operation_aborted);
-    });
+    for (easy_state* s = active_head_; s;) {
+        easy_state* next = s->transfer.next;
+        abort_or_doom(*s);
+        s = next;
+    }
 }
 
 template <class Engine>
 void multi_core<Engine>::shutdown() {
     if (shut_down_.exchange(true)) return;
-    run_outside_curl([self = boost::intrusive_ptr<multi_core>(this)] { self->shutdown_now(); });
+    if (curl_depth_ == 0) return shutdown_now();
+    // Rule 12: every transfer refuses data from now on, though curl is on the stack and goes on.
+    for (easy_state* s = active_head_; s; s = s->transfer.next)
+        s->transfer.doomed = true;
+    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this)] { self->shutdown_now(); });
 }
 
 // Rule 10: operations first (completed, posted), then curl_multi_cleanup while the callbacks' data and the
@@ -373,6 +374,8 @@ void multi_core<Engine>::shutdown_now() {
         if (!reg->retired) retire(*reg);
         release_from_curl(reg);
     }
+    for (easy_state* orphan : std::exchange(orphans_, {}))
+        destroy_orphan(orphan);
     ++timer_generation_;
     timer_.cancel();
 }

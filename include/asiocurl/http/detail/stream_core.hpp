@@ -4,6 +4,7 @@
 #ifndef ASIOCURL_HTTP_DETAIL_STREAM_CORE_HPP
 #define ASIOCURL_HTTP_DETAIL_STREAM_CORE_HPP
 
+#include <asiocurl/detail/cancellation_relay.hpp>
 #include <asiocurl/easy.hpp>
 #include <asiocurl/http/detail/progress_reporter.hpp>
 #include <asiocurl/http/detail/transfer.hpp>
@@ -16,6 +17,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include <array>
 #include <atomic>
@@ -91,22 +93,45 @@ public:
     void cancel_op(op_kind kind, std::uint64_t serial, unsigned types);
 
 private:
+    // An operation's number and the relay of its handler's cancellation slot, if connected. It goes with the
+    // operation — completed, failed at once, or destroyed uninvoked by ~io_context — and then disarms the
+    // relay, whose slot handler Asio leaves in the user's signal (DESIGN rule 12).
+    struct op_ticket {
+        std::uint64_t serial = 0;
+        boost::intrusive_ptr<asiocurl::detail::cancellation_relay> relay;
+
+        op_ticket(std::uint64_t number, asiocurl::detail::cancellation_relay* r) noexcept
+            : serial(number), relay(r, false) {}
+        op_ticket(op_ticket&&) noexcept = default;
+        op_ticket& operator=(op_ticket&&) = delete;
+        ~op_ticket() {
+            if (relay) relay->disarm();
+        }
+        unsigned requested() const noexcept { return relay ? relay->requested() : 0u; }
+    };
+
     template <class Signature>
     struct pending {
         boost::asio::any_completion_handler<Signature> handler;
         boost::asio::any_completion_executor work;  // the handler's executor stays busy while it waits
-        std::uint64_t serial = 0;
+        op_ticket ticket;
     };
+
+    static void deliver_cancellation(void* core, std::uint64_t tag, unsigned types);
+    // A cancellation emitted between the initiating call and the operation's registration on the executor:
+    // the operation fails at once (and terminal ends the exchange). True when it did.
+    template <class Signature, class... Args>
+    bool cancelled_before_registration(const op_ticket& ticket,
+                                       boost::asio::any_completion_handler<Signature>& handler, Args... args);
 
     static size_t on_write(char* data, size_t size, size_t count, void* self);
     static size_t on_read(char* data, size_t size, size_t count, void* self);
     static size_t on_header(char* data, size_t size, size_t count, void* self);
 
     template <class Signature>
-    pending<Signature> make_pending(boost::asio::any_completion_handler<Signature> handler,
-                                    std::uint64_t serial);
+    pending<Signature> make_pending(boost::asio::any_completion_handler<Signature> handler, op_ticket ticket);
     // Numbers the operation and connects its cancellation slot in the initiating call, then runs
-    // `start(*this, handler, serial)` on the multi's executor.
+    // `start(*this, handler, ticket)` on the multi's executor.
     template <class Handler, class Start>
     void hop(op_kind kind, Handler handler, Start start);
     template <class Signature, class... Args>
@@ -114,12 +139,10 @@ private:
     template <class Signature, class... Args>
     void fail_now(boost::asio::any_completion_handler<Signature> handler, Args... args);
 
-    void do_read_header(wait_handler handler, std::uint64_t serial);
-    void do_read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler,
-                      std::uint64_t serial);
-    void do_write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler,
-                       std::uint64_t serial);
-    void do_finish_upload(wait_handler handler, std::uint64_t serial);
+    void do_read_header(wait_handler handler, op_ticket ticket);
+    void do_read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler, op_ticket ticket);
+    void do_write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler, op_ticket ticket);
+    void do_finish_upload(wait_handler handler, op_ticket ticket);
     void do_cancel();
 
     void apply_status_line();

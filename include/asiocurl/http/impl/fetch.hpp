@@ -176,8 +176,10 @@ struct fetch_op {
     void operator()(Self& self, error_code ec = {}) {
         if (!started) {
             started = true;
-            // async_compose lets only terminal cancellation through by default; a fetch honours partial too.
-            self.reset_cancellation_state(boost::asio::enable_partial_cancellation());
+            // async_compose lets only terminal cancellation through by default. A fetch means by each type
+            // what async_perform does (total: only while the transfer has not reached curl), so all three go
+            // on.
+            self.reset_cancellation_state(boost::asio::enable_total_cancellation());
             early = state->start(boost::asio::any_io_executor(self.get_executor()));
             // Refused before anything was sent: completed from the executor, never inside async_fetch.
             if (early) return boost::asio::post(multi->get_executor(), std::move(self));
