@@ -374,6 +374,17 @@ void stream_core::on_transfer_done(error_code ec) {
                                              : error_code(boost::asio::error::broken_pipe));
 }
 
+void stream_core::drop_pending() noexcept {
+    // Moved out first: a handler's destruction may destroy the stream, and so this object's last owner.
+    auto self = shared_from_this();
+    auto header = std::move(header_op_), finish = std::move(finish_op_);
+    auto read = std::move(read_op_), write = std::move(write_op_);
+    header_op_.reset();
+    finish_op_.reset();
+    read_op_.reset();
+    write_op_.reset();
+}
+
 error_code stream_core::end_error() const {
     return transfer_error_ ? transfer_error_ : error_code(boost::asio::error::eof);
 }

@@ -155,6 +155,8 @@ private:
     bool reap_posted_ = false;               // a reap() is queued
     boost::asio::any_io_executor own_work_;  // keeps the multi's executor busy while transfers run
     std::atomic<std::uint64_t> next_serial_{1};
+    // cancel_all() also aborts transfers initiated before it and not picked up yet: those numbered below this.
+    std::atomic<std::uint64_t> cancelled_below_{0};
     multi_stats stats_;
 };
 

@@ -163,7 +163,8 @@ void multi_core<Engine>::start(easy_state& state) {
         return;
     }
     t.started = true;
-    const bool cancelled_early = t.cancellation && t.cancellation->requested() != 0;
+    const bool cancelled_early = (t.cancellation && t.cancellation->requested() != 0) ||
+                                 t.serial < cancelled_below_.load(std::memory_order_acquire);
     if (t.orphaned || cancelled_early || shut_down_.load(std::memory_order_relaxed)) {
         complete(state, boost::asio::error::operation_aborted);
         if (t.orphaned) destroy_orphan(&state);
@@ -235,6 +236,7 @@ void multi_core<Engine>::complete(easy_state& state, error_code ec) {
 
 template <class Engine>
 void multi_core<Engine>::destroy_orphan(easy_state* state) noexcept {
+    detach(*state);  // a queued one's start operation dies with its handler and cancellation still attached
     curl_easy_cleanup(state->handle);
     delete state;
 }
@@ -294,6 +296,9 @@ void multi_core<Engine>::deliver_cancellation(void* state, std::uint64_t, unsign
 
 template <class Engine>
 void multi_core<Engine>::abort_transfer(easy_state& state, error_code ec) {
+    // curl_multi_remove_handle may call the transfer's progress callback (its last report): the outcome is
+    // decided, so the forwarders refuse it — the easy may be in its destructor (rule 12).
+    state.transfer.doomed = true;
     CURLMcode removed;
     {
         curl_call_scope scope(*this);
@@ -339,6 +344,7 @@ void multi_core<Engine>::set_pause(easy_state& state, int bitmask) {
 
 template <class Engine>
 void multi_core<Engine>::cancel_all() {
+    cancelled_below_.store(next_serial_.load(std::memory_order_acquire), std::memory_order_release);
     for (easy_state* s = active_head_; s;) {
         easy_state* next = s->transfer.next;
         abort_or_doom(*s);

@@ -74,6 +74,7 @@ public:
     easy& handle() noexcept { return handle_; }
     boost::asio::cancellation_slot abort_slot() noexcept { return abort_signal_.slot(); }
     void on_transfer_done(error_code ec);  // the multi's completion of the transfer
+    void drop_pending() noexcept;          // that completion destroyed uninvoked: so are the pending handlers
 
     // Any thread: each hops onto the multi's executor.
     void read_header(wait_handler handler);

@@ -1,6 +1,7 @@
 #ifndef ASIOCURL_HTTP_IMPL_FETCH_HPP
 #define ASIOCURL_HTTP_IMPL_FETCH_HPP
 
+#include <asiocurl/detail/easy_state.hpp>
 #include <asiocurl/http/detail/progress_reporter.hpp>
 #include <asiocurl/http/detail/transfer.hpp>
 
@@ -122,6 +123,9 @@ struct fetch_state {
                 s.pending_index = s.pending_offset = 0;
                 auto chunk = s.body_source->get(s.body_error);
                 if (s.body_error) return CURL_READFUNC_ABORT;
+                // The body's writer may have cancelled the fetch or destroyed its multi (DESIGN rule 12): no
+                // more of it is asked for.
+                if (s.handle.state()->aborted()) return CURL_READFUNC_ABORT;
                 if (!chunk) {
                     s.source_done = true;
                     break;

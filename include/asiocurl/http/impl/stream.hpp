@@ -42,12 +42,26 @@ std::string whole_body(boost::beast::http::request<Body, Fields>& request, error
     return out;
 }
 
+// The transfer's completion, which ends the stream. Destroyed uninvoked (its io_context died after the multi
+// completed it), it destroys the stream's pending handlers uninvoked too, as Asio does with its own: they
+// live in the stream, so nothing else would, and one that owns the stream would keep it alive forever.
+struct transfer_end {
+    std::shared_ptr<stream_core> core;
+
+    explicit transfer_end(std::shared_ptr<stream_core> c) noexcept : core(std::move(c)) {}
+    transfer_end(transfer_end&&) noexcept = default;
+    transfer_end& operator=(transfer_end&&) = delete;
+    ~transfer_end() {
+        if (core) core->drop_pending();
+    }
+    void operator()(error_code ec) { std::exchange(core, nullptr)->on_transfer_done(ec); }
+};
+
 // Hands the prepared transfer to the multi; its completion (on the multi's executor) ends the stream.
 template <class Executor>
 void launch(basic_multi<Executor>& multi, const std::shared_ptr<stream_core>& core) {
     multi.async_perform(core->handle(),
-                        boost::asio::bind_cancellation_slot(
-                            core->abort_slot(), [core](error_code ec) { core->on_transfer_done(ec); }));
+                        boost::asio::bind_cancellation_slot(core->abort_slot(), transfer_end(core)));
 }
 
 // Completes an operation on a stream with no state (moved from): posted, never inline.
