@@ -26,9 +26,18 @@ struct easy_state;
 /// (overload with `error_code&`) or a thrown `system_error`. Strings are copied by curl, except where curl
 /// documents otherwise (`CURLOPT_POSTFIELDS`: prefer `CURLOPT_COPYPOSTFIELDS`).
 ///
+/// Callbacks: `CURLOPT_WRITEFUNCTION`, `CURLOPT_HEADERFUNCTION`, `CURLOPT_READFUNCTION` and
+/// `CURLOPT_XFERINFOFUNCTION` (and their `*DATA`) set here are called through the library's own: once the
+/// transfer is aborted — the `easy` destroyed, the operation cancelled, the multi shut down, even from inside
+/// one of these callbacks while curl goes on in the same call — none of them runs again for that transfer.
+/// Callbacks set with `curl_easy_setopt` on `native_handle()` bypass this: curl may call them until the curl
+/// call that was running returns. Every handle also sets `CURLOPT_QUICK_EXIT` (an aborted DNS lookup never
+/// blocks: its resolver thread finishes on its own).
+///
 /// Thread safety: an `easy` is not thread-safe. While a transfer runs (between `async_perform` and its
 /// completion) only the multi running it touches the handle; destroying the `easy` then aborts the
-/// transfer and must happen on the multi's executor.
+/// transfer (its handler gets `operation_aborted`) and must happen on the multi's executor — anywhere there,
+/// including inside a callback of that very transfer.
 class easy {
 public:
     /// Creates a handle. Throws `system_error` if curl cannot allocate one.

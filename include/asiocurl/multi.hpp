@@ -25,8 +25,11 @@ namespace asiocurl {
 /// the thread(s) that run its executor, as any Asio I/O object. Other members: on the executor, or before
 /// it runs anything.
 ///
-/// Lifetime: destroy the multi before its execution context. Destroying it (or `shutdown()`) with transfers
-/// in flight completes each of them once with `operation_aborted` (posted) and closes every connection.
+/// Lifetime: destroy the multi before its execution context. Destroying it (or `shutdown()`, or `cancel()`)
+/// with transfers in flight completes each of them once with `operation_aborted` (posted); destruction and
+/// `shutdown()` also close every connection. Called from inside a curl callback (a write callback of one of
+/// its transfers, say), it takes effect there: no callback of any aborted transfer runs afterwards. If the
+/// execution context is then destroyed without running again, the handlers are destroyed uninvoked, once.
 template <class Executor = boost::asio::any_io_executor>
 class basic_multi {
 public:
@@ -78,15 +81,17 @@ public:
     /// Its associated allocator allocates the operation's state.
     ///
     /// Cancellation: `terminal` and `partial` abort the transfer (its handle is removed; no callback of it
-    /// runs afterwards). `total` is honoured only before the transfer reached curl. The slot may be emitted
-    /// from any thread.
+    /// runs afterwards, also when emitted from inside one of its callbacks). `total` is honoured only before
+    /// the transfer reached curl. The slot may be emitted from any thread; the slot handler left in it after
+    /// completion holds nothing of the executor, so the signal may outlive the execution context.
     ///
     /// `handle` must outlive the operation. Afterwards it keeps its options and may run again; its
     /// connection stays in this multi's cache for the next transfer to the same host.
     template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
     auto async_perform(easy& handle, CompletionToken&& token = CompletionToken());
 
-    /// Aborts every transfer in flight; each completes with `operation_aborted`. The multi stays usable.
+    /// Aborts every transfer in flight, and those initiated but not yet picked up by the executor; each
+    /// completes with `operation_aborted`. The multi stays usable.
     void cancel();
 
     /// What the destructor does, now: aborts every transfer, closes every connection, releases every

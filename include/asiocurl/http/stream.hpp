@@ -56,6 +56,9 @@ inline constexpr std::size_t default_stream_buffer_size = 64 * 1024;
 /// `total` and `partial` end that operation only (nothing was consumed; the exchange goes on, paused while
 /// nobody reads); `terminal` also aborts the transfer. `cancel()` and the destructor abort the transfer:
 /// pending operations complete with `operation_aborted`, the connection is closed, nothing is left behind.
+/// From inside a curl callback (another transfer's write callback, say) they take effect there: no byte
+/// reaches a pending read's buffer afterwards. A pending operation whose handler owns the stream does not
+/// keep it alive once the execution context is destroyed (after the multi): it is destroyed uninvoked.
 ///
 /// Not applied to streams: `options::max_response_size` (memory is bounded anyway; the reader decides when to
 /// stop). Trailers are not exposed. Members other than the asynchronous operations: on the multi's executor.
