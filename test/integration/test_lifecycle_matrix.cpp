@@ -437,19 +437,21 @@ bool run::ready() const {
 // A signal may be emitted on any thread, so another thread emits it itself; every other kill belongs to the
 // multi's executor, where the other places already are, and another thread posts it there.
 void run::fire() {
-    fired_ = true;
     if (c_.p != place::other_thread) {
+        fired_ = true;
         note_stream_at_kill();
         return kill();
     }
     if (!c_.is_signal()) {
+        fired_ = true;
         asio::post(executor_, [this] {
             note_stream_at_kill();
             kill();
         });
         return;
     }
-    // Queued: the executor runs nothing until this thread is done (execute() waits for it).
+    // (fired_ is set once the note is taken: execute() runs the executor until then.) Queued: the executor
+    // runs nothing until this thread is done (execute() waits for it), so the note is taken here.
     if (c_.f == face::stream && c_.s != state::queued) {
         std::promise<void> noted;
         asio::post(executor_, [&] {
@@ -458,6 +460,7 @@ void run::fire() {
         });
         noted.get_future().wait();
     }
+    fired_ = true;
     kill();
 }
 
