@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fetches libcurl 8.x from Debian's backports of this release into build/curl8/root, for the *-curl8 presets.
 # Nothing on the system changes: the mirror is the one this machine's apt sources already name (apt itself
-# says which: scripts/debian-mirror.sh), the backports index goes into a private apt state under build/curl8/apt,
-# `apt-get download` fetches the two packages and `dpkg -x` unpacks them. The presets link the unpacked
-# library with an rpath to it; the system's libcurl stays what the demo and everything else use.
+# says which: scripts/debian-mirror.sh), the backports index goes into a private apt state under
+# build/curl8/apt, `apt-get download` fetches the two packages and `dpkg -x` unpacks them. The presets link
+# the unpacked library with an rpath to it; the system's libcurl stays what the demo and everything else use.
 #
 #   bash scripts/fetch-curl8.sh            # once; a second run finds it unpacked and does nothing
 #   bash scripts/fetch-curl8.sh --refresh  # fetch the newest backport again
