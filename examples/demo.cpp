@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -50,10 +51,17 @@ struct work_queue {
     const job* pop() { return next < jobs.size() ? &jobs[next++] : nullptr; }
 };
 
+// A transfer that got no HTTP answer at all: counted by URL and curl code, with the first one's detail.
+struct failure {
+    int count = 0;
+    std::string detail;
+};
+
 struct results {
-    std::map<long, int> by_status;        // HTTP status of completed transfers
-    std::map<std::string, int> by_error;  // transfers that got no HTTP answer at all
-    std::vector<double> latencies_ms;
+    std::map<long, int> by_status;                            // HTTP status of answered transfers
+    std::map<std::pair<std::string, int>, failure> by_error;  // by URL and curl code
+    std::vector<double> latencies_ms;                         // of answered transfers
+    std::size_t failed = 0;
     curl_off_t bytes = 0;
     int unexpected = 0;
 };
@@ -75,18 +83,19 @@ asio::awaitable<void> worker(asiocurl::multi& multi, work_queue& queue, results&
         // redirect_error instead of an exception: a failed fetch is a result to count, not an accident.
         asiocurl::error_code ec;
         co_await multi.async_perform(easy, asio::redirect_error(asio::use_awaitable, ec));
-        out.latencies_ms.push_back(
-            std::chrono::duration<double, std::milli>(clock_type::now() - start).count());
-
         if (ec) {
-            // ec says what kind of failure (curl's generic text); error_message() says which host, which
-            // certificate, which byte count.
-            std::string what = ec.message();
-            if (!easy.error_message().empty()) what.append(": ").append(easy.error_message());
-            out.by_error[what]++;
+            // error_message() is curl's detail (which host and port, which certificate problem, which byte
+            // count), and it already ends with the code's own text where that helps; ec.message() is that
+            // text alone, for a failure curl gave no detail for.
+            failure& f = out.by_error[{next->url, ec.value()}];
+            if (f.count++ == 0)
+                f.detail = easy.error_message().empty() ? ec.message() : std::string(easy.error_message());
+            ++out.failed;
             ++out.unexpected;
             continue;
         }
+        out.latencies_ms.push_back(
+            std::chrono::duration<double, std::milli>(clock_type::now() - start).count());
         const long status = easy.info<long>(CURLINFO_RESPONSE_CODE);
         out.by_status[status]++;
         out.bytes += easy.info<curl_off_t>(CURLINFO_SIZE_DOWNLOAD_T);
@@ -113,7 +122,11 @@ asio::awaitable<void> stream_with_progress(asiocurl::multi& multi, std::string u
         total += n;
         if (ec) {
             ok = ec == asio::error::eof;
-            if (!ok) std::printf("stream failed: %s\n", ec.message().c_str());
+            if (!ok) {
+                const std::string& detail = body.header().info.error_message;
+                std::printf("stream of %s failed: %s\n", url.c_str(),
+                            detail.empty() ? ec.message().c_str() : detail.c_str());
+            }
             break;
         }
     }
@@ -128,16 +141,27 @@ double percentile(const std::vector<double>& sorted, double p) {
     return sorted[rank];
 }
 
+// Rates and latencies count answered fetches only: a refused connection fails in microseconds and would
+// make a dead URL look fast.
 void print_summary(const results& r, std::size_t fetches, int concurrency, double seconds) {
-    std::printf("%zu fetches, %d in flight: %.3f s, %.0f req/s, %lld bytes\n", fetches, concurrency, seconds,
-                static_cast<double>(fetches) / seconds, static_cast<long long>(r.bytes));
-    std::vector<double> sorted = r.latencies_ms;
-    std::sort(sorted.begin(), sorted.end());
-    std::printf("latency: p50 %.2f ms, p99 %.2f ms\n", percentile(sorted, 0.50), percentile(sorted, 0.99));
+    const std::size_t answered = r.latencies_ms.size();
+    std::printf("%zu %s, %d at a time: %.3f s", fetches, fetches == 1 ? "fetch" : "fetches", concurrency,
+                seconds);
+    if (answered > 0)
+        std::printf(", %zu answered (%.0f req/s, %lld bytes)", answered,
+                    static_cast<double>(answered) / seconds, static_cast<long long>(r.bytes));
+    if (r.failed > 0) std::printf(", %zu failed", r.failed);
+    std::printf("\n");
+    if (answered > 0) {
+        std::vector<double> sorted = r.latencies_ms;
+        std::sort(sorted.begin(), sorted.end());
+        std::printf("latency: p50 %.2f ms, p99 %.2f ms\n", percentile(sorted, 0.50),
+                    percentile(sorted, 0.99));
+    }
     for (const auto& [status, count] : r.by_status)
         std::printf("%7d  HTTP %ld\n", count, status);
-    for (const auto& [error, count] : r.by_error)
-        std::printf("%7d  error: %s\n", count, error.c_str());
+    for (const auto& [key, f] : r.by_error)
+        std::printf("%7d  failed: %s: %s\n", f.count, key.first.c_str(), f.detail.c_str());
     std::printf("unexpected results: %d\n", r.unexpected);
 }
 
@@ -218,5 +242,5 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    return out.unexpected == 0 && out.latencies_ms.size() == fetches && streamed ? 0 : 1;
+    return out.unexpected == 0 && out.latencies_ms.size() + out.failed == fetches && streamed ? 0 : 1;
 }

@@ -52,8 +52,17 @@ public:
     }
 };
 
-bool is_tls_failure(CURLcode code) {
-    switch (code) {
+// Codes that curl added after 7.88, the oldest supported: by number, so that a library built against 7.88's
+// headers still maps them when it runs on a newer libcurl (what a code means is decided by the running one).
+constexpr int curle_too_large = 100;     // CURLE_TOO_LARGE (8.6): a header line or other value over its cap
+constexpr int curle_ech_required = 101;  // CURLE_ECH_REQUIRED (8.8): Encrypted Client Hello tried, failed
+#if LIBCURL_VERSION_NUM >= 0x080800
+static_assert(CURLE_TOO_LARGE == curle_too_large && CURLE_ECH_REQUIRED == curle_ech_required);
+#endif
+
+bool is_tls_failure(int code) {
+    if (code == curle_ech_required) return true;
+    switch (static_cast<CURLcode>(code)) {
         case CURLE_SSL_CONNECT_ERROR:
         case CURLE_SSL_ENGINE_NOTFOUND:
         case CURLE_SSL_ENGINE_SETFAILED:
@@ -75,7 +84,8 @@ bool is_tls_failure(CURLcode code) {
     }
 }
 
-bool curl_code_matches(CURLcode code, condition c) {
+bool curl_code_matches(int value, condition c) {
+    const auto code = static_cast<CURLcode>(value);
     switch (c) {
         case condition::timed_out:
             return code == CURLE_OPERATION_TIMEDOUT;
@@ -84,9 +94,9 @@ bool curl_code_matches(CURLcode code, condition c) {
         case condition::resolve_failed:
             return code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_RESOLVE_PROXY;
         case condition::tls_failed:
-            return is_tls_failure(code);
+            return is_tls_failure(value);
         case condition::too_large:
-            return code == CURLE_FILESIZE_EXCEEDED;
+            return code == CURLE_FILESIZE_EXCEEDED || value == curle_too_large;
         case condition::aborted_by_callback:
             return code == CURLE_ABORTED_BY_CALLBACK || code == CURLE_WRITE_ERROR || code == CURLE_READ_ERROR;
         case condition::send_failed:
@@ -144,7 +154,7 @@ public:
     }
     bool equivalent(const error_code& code, int value) const noexcept override {
         if (code.category() == curl_category())
-            return curl_code_matches(static_cast<CURLcode>(code.value()), static_cast<condition>(value));
+            return curl_code_matches(code.value(), static_cast<condition>(value));
         if (code.category() == library_category())
             return static_cast<errc>(code.value()) == errc::response_too_large &&
                    static_cast<condition>(value) == condition::too_large;

@@ -7,6 +7,8 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
 
 namespace asiocurl::http {
@@ -68,6 +70,29 @@ long curl_http_version(http_version v) {
 std::chrono::microseconds micros(const easy& handle, CURLINFO what) {
     error_code ignored;
     return std::chrono::microseconds(handle.info<curl_off_t>(what, ignored));
+}
+
+// Infos that curl added after 7.88, by number so that a build against 7.88's headers reads them too when it
+// runs on a newer libcurl; asked for only when the running one has them.
+constexpr auto info_xfer_id = static_cast<CURLINFO>(CURLINFO_OFF_T + 63);     // CURLINFO_XFER_ID, 8.2
+constexpr auto info_conn_id = static_cast<CURLINFO>(CURLINFO_OFF_T + 64);     // CURLINFO_CONN_ID, 8.2
+constexpr auto info_queue_time = static_cast<CURLINFO>(CURLINFO_OFF_T + 65);  // CURLINFO_QUEUE_TIME_T, 8.6
+#if LIBCURL_VERSION_NUM >= 0x080600
+static_assert(CURLINFO_XFER_ID == info_xfer_id && CURLINFO_CONN_ID == info_conn_id &&
+              CURLINFO_QUEUE_TIME_T == info_queue_time);
+#endif
+
+unsigned running_curl_version() {
+    static const unsigned version = curl_version_info(CURLVERSION_NOW)->version_num;
+    return version;
+}
+
+// curl answers -1 for an id it has not assigned (no connection was made).
+std::optional<std::int64_t> curl_id(const easy& handle, CURLINFO what) {
+    error_code ec;
+    const curl_off_t id = handle.info<curl_off_t>(what, ec);
+    if (ec || id < 0) return std::nullopt;
+    return static_cast<std::int64_t>(id);
 }
 
 void set_text(easy& handle, CURLoption option, const std::string& value, error_code& ec) {
@@ -215,6 +240,11 @@ void collect_info(const easy& handle, transfer_info& info) {
     info.bytes_received =
         static_cast<std::uint64_t>(handle.info<curl_off_t>(CURLINFO_SIZE_DOWNLOAD_T, ignored));
     info.connection_reused = handle.info<long>(CURLINFO_NUM_CONNECTS, ignored) == 0;
+    if (running_curl_version() >= 0x080200) {
+        info.connection_id = curl_id(handle, info_conn_id);
+        info.transfer_id = curl_id(handle, info_xfer_id);
+    }
+    if (running_curl_version() >= 0x080600) info.times.queue = micros(handle, info_queue_time);
     switch (handle.info<long>(CURLINFO_HTTP_VERSION, ignored)) {
         case CURL_HTTP_VERSION_1_0:
             info.http_version = 10;
@@ -232,6 +262,15 @@ void collect_info(const easy& handle, transfer_info& info) {
             info.http_version = 0;
             break;
     }
+}
+
+error_code size_limited_result(error_code ec, const options& opts, bool refused_by_writer) {
+    // curl refuses a length announced over CURLOPT_MAXFILESIZE_LARGE before the body starts, and since 8.4
+    // also stops a body that grows past it (it then writes exactly the limit, so the write callback never
+    // sees more): both are CURLE_FILESIZE_EXCEEDED, which only the limit set in prepare() can cause.
+    if (refused_by_writer || (opts.max_response_size > 0 && ec == make_error_code(CURLE_FILESIZE_EXCEEDED)))
+        return errc::response_too_large;
+    return ec;
 }
 
 }  // namespace detail

@@ -52,13 +52,15 @@ inline error_code make_error_code(errc e) noexcept {
 }
 
 /// Conditions to compare an `error_code` against (`ec == asiocurl::condition::timed_out`), whichever curl
-/// code or library error produced it.
+/// code or library error produced it. Codes that newer curls added are matched by number, so a build against
+/// older headers maps them too when it runs on a newer libcurl.
 enum class condition {
-    timed_out = 1,        ///< CURLE_OPERATION_TIMEDOUT
-    connect_failed,       ///< CURLE_COULDNT_CONNECT
-    resolve_failed,       ///< CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY
-    tls_failed,           ///< handshake, verification, certificate, pinning failures
-    too_large,            ///< CURLE_FILESIZE_EXCEEDED, errc::response_too_large
+    timed_out = 1,   ///< CURLE_OPERATION_TIMEDOUT
+    connect_failed,  ///< CURLE_COULDNT_CONNECT
+    resolve_failed,  ///< CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY
+    tls_failed,      ///< handshake, verification, certificate, pinning failures; CURLE_ECH_REQUIRED (8.8)
+    too_large,       ///< errc::response_too_large, CURLE_FILESIZE_EXCEEDED, CURLE_TOO_LARGE (8.6: a
+                     ///< header line or other value over curl's own cap; 7.88 said CURLE_OUT_OF_MEMORY)
     aborted_by_callback,  ///< CURLE_ABORTED_BY_CALLBACK, CURLE_WRITE_ERROR, CURLE_READ_ERROR
     send_failed,          ///< CURLE_SEND_ERROR
     receive_failed,       ///< CURLE_RECV_ERROR

@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
     asiocurl::error_code result = asiocurl::make_error_code(CURLE_FAILED_INIT);
     multi.async_perform(handle, [&](asiocurl::error_code ec) { result = ec; });
     ioc.run();
-    std::printf("%s: %zu bytes, %s\n", argv[1], body.size(), result.message().c_str());
-    return !result && body.find("int main") != std::string::npos ? 0 : 1;
+    // The package's CURL dependency must find the libcurl the library was built against (system or 8.x).
+    const unsigned running = curl_version_info(CURLVERSION_NOW)->version_num;
+    std::printf("%s: %zu bytes, %s, libcurl %s (headers %s)\n", argv[1], body.size(),
+                result.message().c_str(), curl_version_info(CURLVERSION_NOW)->version, LIBCURL_VERSION);
+    const bool same_curl = running >> 8 == static_cast<unsigned>(LIBCURL_VERSION_NUM) >> 8;
+    return !result && same_curl && body.find("int main") != std::string::npos ? 0 : 1;
 }

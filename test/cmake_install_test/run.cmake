@@ -9,7 +9,9 @@ function(step)
 endfunction()
 step(${CMAKE_COMMAND} --install "${BINARY_DIR}" --prefix "${WORK_DIR}/prefix")
 step(${CMAKE_COMMAND} -S "${SOURCE_DIR}/test/cmake_install_test" -B "${WORK_DIR}/build" -G Ninja
-     "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix" "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}")
+     "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix" "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
+     # the libcurl the library was built against (the system's, or one unpacked by scripts/fetch-curl8.sh)
+     "-DCURL_INCLUDE_DIR=${CURL_INCLUDE_DIR}" "-DCURL_LIBRARY=${CURL_LIBRARY}" -DCURL_NO_CURL_CMAKE=ON)
 step(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 step("${WORK_DIR}/build/consumer" "${SOURCE_DIR}/test/cmake_install_test/consumer.cpp")
 message(STATUS "the installed package builds and runs a consumer")

@@ -1,6 +1,9 @@
-// Fault modes of the test server (issue 4, sections 1 and 2): for each, the error condition curl 7.88
-// reports, curl's own message beside it, a time bound set by curl's timeouts, exactly one completion, the
-// fd count back to baseline, and the same multi and easy handle fetching again right after.
+// Fault modes of the test server (issue 4, sections 1 and 2): for each, the error condition curl reports (a
+// code that 7.88 and 8.x share; where they differ, each version's, keyed on the running one), curl's message
+// beside it, a time bound set by curl's timeouts, exactly one completion, the fd count back to baseline, and
+// the same multi and easy handle fetching again right after. curl rewords its messages between versions
+// ("transfer closed with 500 bytes remaining to read" in 7.88 is "end of response with 500 bytes missing" in
+// 8.14): a test checks the facts a message carries (the port, the host, the byte counts), not its wording.
 #include "multi_fixture.hpp"
 
 #include <arpa/inet.h>
@@ -148,14 +151,19 @@ TEST_F(fault_test, connection_refused) {
     expect_next_transfer_succeeds(handle, body, server.url("/bytes/100"));
 }
 
+// A name that cannot exist: a 64-character label, over the 63 octets DNS allows (RFC 1035, 2.3.4). curl hands
+// it to getaddrinfo() on its resolver thread, which finds it in no hosts file, and the stub resolver refuses
+// to build a query for it: it fails without a packet leaving the machine, unlike a name in ".invalid" that a
+// resolver would still ask its nameserver about.
 TEST_F(fault_test, name_that_does_not_resolve) {
+    const std::string host = std::string(64, 'x') + ".test";
     easy handle;
     std::string body;
-    prepare(handle, body, "http://nonexistent.invalid/bytes/100");
+    prepare(handle, body, "http://" + host + "/bytes/100");
     handle.set(CURLOPT_TIMEOUT_MS, 2000L);  // a resolver that answers slowly fails as timed_out instead
     const outcome o = run(handle);
     EXPECT_EQ(o.ec, condition::resolve_failed) << o;
-    EXPECT_THAT(o.message, HasSubstr("nonexistent.invalid")) << o;
+    EXPECT_THAT(o.message, HasSubstr(host)) << o;
     EXPECT_LT(o.elapsed, 2000ms + margin) << o;
     expect_next_transfer_succeeds(handle, body, server.url("/bytes/100"));
 }
@@ -167,7 +175,7 @@ TEST_F(fault_test, stall_before_the_status_line) {
     handle.set(CURLOPT_TIMEOUT_MS, 500L);
     const outcome o = run(handle);
     EXPECT_EQ(o.ec, condition::timed_out) << o;
-    EXPECT_THAT(o.message, HasSubstr("with 0 bytes received")) << o;
+    EXPECT_THAT(o.message, HasSubstr("0 bytes")) << o;
     expect_ended_by(o, 500ms);
     expect_next_transfer_succeeds(handle, body, server.url("/bytes/100"));
 }
@@ -180,7 +188,7 @@ TEST_F(fault_test, stall_before_the_status_line_over_tls) {
     handle.set(CURLOPT_TIMEOUT_MS, 500L);
     const outcome o = run(handle);
     EXPECT_EQ(o.ec, condition::timed_out) << o;
-    EXPECT_THAT(o.message, HasSubstr("with 0 bytes received")) << o;
+    EXPECT_THAT(o.message, HasSubstr("0 bytes")) << o;
     expect_ended_by(o, 500ms);
     expect_next_transfer_succeeds(handle, body, tls.url("/bytes/100"));
 }
@@ -201,7 +209,8 @@ TEST_P(mid_body_test, stall) {
     handle.set(CURLOPT_TIMEOUT_MS, 500L);
     const outcome o = run(handle);
     EXPECT_EQ(o.ec, condition::timed_out) << o;
-    EXPECT_THAT(o.message, HasSubstr("with 500 out of 1000 bytes received")) << o;
+    EXPECT_THAT(o.message, HasSubstr("500")) << o;
+    EXPECT_THAT(o.message, HasSubstr("1000")) << o;
     EXPECT_EQ(body, test::expected_body(500));
     expect_ended_by(o, 500ms);
     expect_next_transfer_succeeds(handle, body, s.url("/bytes/100"));
@@ -215,7 +224,7 @@ TEST_P(mid_body_test, reset) {
     handle.set(CURLOPT_TIMEOUT_MS, 2000L);  // a lost RST would hang; this turns it into a failure
     const outcome o = run(handle);
     EXPECT_EQ(o.ec, condition::receive_failed) << o;
-    EXPECT_THAT(o.message, HasSubstr("Connection reset by peer")) << o;
+    EXPECT_THAT(o.message, HasSubstr("Connection reset by peer")) << o;  // strerror(ECONNRESET), the kernel's
     expect_prompt(o);
     expect_next_transfer_succeeds(handle, body, s.url("/bytes/100"));
 }
@@ -227,8 +236,9 @@ TEST_P(mid_body_test, clean_close) {
     prepare(handle, body, s.url("/truncate/1000?sent=500"));
     handle.set(CURLOPT_TIMEOUT_MS, 2000L);
     const outcome o = run(handle);
+    EXPECT_EQ(o.ec, make_error_code(CURLE_PARTIAL_FILE)) << o;
     EXPECT_EQ(o.ec, condition::partial_body) << o;
-    EXPECT_THAT(o.message, HasSubstr("transfer closed with 500 bytes remaining to read")) << o;
+    EXPECT_THAT(o.message, HasSubstr("500 bytes")) << o;  // what is missing
     EXPECT_EQ(body, test::expected_body(500));
     expect_prompt(o);
     expect_next_transfer_succeeds(handle, body, s.url("/bytes/100"));
@@ -246,8 +256,8 @@ TEST_P(mid_body_test, endless_response) {
     handle.set(CURLOPT_WRITEDATA, &counter);
     handle.set(CURLOPT_TIMEOUT_MS, 500L);
     const outcome o = run(handle);
-    EXPECT_EQ(o.ec, condition::timed_out) << o;
-    EXPECT_THAT(o.message, HasSubstr("Operation timed out after")) << o;
+    EXPECT_EQ(o.ec, make_error_code(CURLE_OPERATION_TIMEDOUT)) << o;
+    EXPECT_FALSE(o.message.empty()) << o;
     EXPECT_GT(counter.bytes.load(), 1u << 20) << "the body did not keep coming";
     expect_ended_by(o, 500ms);
     handle.write_to(body);
@@ -267,8 +277,9 @@ TEST_F(fault_test, trickle_below_the_low_speed_limit) {
     handle.set(CURLOPT_LOW_SPEED_LIMIT, 1000L);
     handle.set(CURLOPT_LOW_SPEED_TIME, 1L);
     const outcome o = run(handle);
-    EXPECT_EQ(o.ec, condition::timed_out) << o;
-    EXPECT_THAT(o.message, HasSubstr("Operation too slow")) << o;
+    // The same code as a timeout: the bound below (no CURLOPT_TIMEOUT is set) shows it was the speed check.
+    EXPECT_EQ(o.ec, make_error_code(CURLE_OPERATION_TIMEDOUT)) << o;
+    EXPECT_THAT(o.message, HasSubstr("1000")) << o;  // the limit it fell below
     EXPECT_FALSE(body.empty());
     expect_ended_by(o, 1000ms);
     expect_next_transfer_succeeds(handle, body, server.url("/bytes/100"));
@@ -280,9 +291,12 @@ TEST_F(fault_test, malformed_status_line) {
     prepare(handle, body, server.url("/bad-status"));
     handle.set(CURLOPT_TIMEOUT_MS, 2000L);
     const outcome o = run(handle);
-    // curl 7.88 reads "HTTP/1.1 abc" as an HTTP version it does not support: CURLE_UNSUPPORTED_PROTOCOL.
+    // curl 7.88 and 8.x read "HTTP/1.1 abc" as an HTTP version they do not support:
+    // CURLE_UNSUPPORTED_PROTOCOL ("Unsupported HTTP version in response", 8.14: "Unsupported HTTP/1
+    // subversion in response").
+    EXPECT_EQ(o.ec, make_error_code(CURLE_UNSUPPORTED_PROTOCOL)) << o;
     EXPECT_EQ(o.ec, condition::protocol_refused) << o;
-    EXPECT_THAT(o.message, HasSubstr("Unsupported HTTP version in response")) << o;
+    EXPECT_FALSE(o.message.empty()) << o;
     expect_prompt(o);
     expect_next_transfer_succeeds(handle, body, server.url("/bytes/100"));
 }
@@ -293,11 +307,18 @@ TEST_F(fault_test, header_line_larger_than_curl_accepts) {
     prepare(handle, body, server.url("/huge-header?size=204800"));
     handle.set(CURLOPT_TIMEOUT_MS, 2000L);
     const outcome o = run(handle);
-    // curl 7.88 collects a header line in a buffer capped at CURL_MAX_HTTP_HEADER (100 KiB); going past the
-    // cap is reported as CURLE_OUT_OF_MEMORY, which no asiocurl::condition covers, and without a message in
-    // the error buffer: the library puts the code's own text there, so that error_message() is never empty.
-    EXPECT_EQ(o.ec, make_error_code(CURLE_OUT_OF_MEMORY)) << o;
-    EXPECT_EQ(o.ec.message(), "Out of memory");
+    // curl collects a header line in a buffer capped at CURL_MAX_HTTP_HEADER (100 KiB). 7.88 reports going
+    // past the cap as CURLE_OUT_OF_MEMORY, which no asiocurl::condition covers (it is not a size limit a
+    // caller set); since 8.6 it is CURLE_TOO_LARGE (100, "A value or data field grew larger than allowed"),
+    // which condition::too_large covers. Neither writes a message into the error buffer: the library puts the
+    // code's own text there, so that error_message() is never empty.
+    if (test::curl_at_least(8, 6)) {
+        EXPECT_EQ(o.ec, error_code(100, curl_category())) << o;
+        EXPECT_EQ(o.ec, condition::too_large) << o;
+    } else {
+        EXPECT_EQ(o.ec, make_error_code(CURLE_OUT_OF_MEMORY)) << o;
+        EXPECT_NE(o.ec, condition::too_large) << o;
+    }
     EXPECT_EQ(o.message, o.ec.message()) << o;
     expect_prompt(o);
     expect_next_transfer_succeeds(handle, body, server.url("/bytes/100"));
@@ -310,8 +331,10 @@ TEST_F(fault_test, header_block_larger_than_curl_accepts) {
     prepare(handle, body, server.url("/huge-header?size=92160&count=4"));
     handle.set(CURLOPT_TIMEOUT_MS, 2000L);
     const outcome o = run(handle);
+    // Both versions: CURLE_RECV_ERROR ("Too large response headers"), not CURLE_TOO_LARGE in 8.14.
+    EXPECT_EQ(o.ec, make_error_code(CURLE_RECV_ERROR)) << o;
     EXPECT_EQ(o.ec, condition::receive_failed) << o;
-    EXPECT_THAT(o.message, HasSubstr("Too large response headers")) << o;
+    EXPECT_FALSE(o.message.empty()) << o;
     expect_prompt(o);
     expect_next_transfer_succeeds(handle, body, server.url("/bytes/100"));
 }
@@ -322,8 +345,11 @@ TEST_F(fault_test, invalid_chunked_encoding) {
     prepare(handle, body, server.url("/bad-chunked"));
     handle.set(CURLOPT_TIMEOUT_MS, 2000L);
     const outcome o = run(handle);
+    // 7.88: "... in chunked-encoding", 8.14: "chunk hex-length char not a hex digit: 0x7a"; both
+    // CURLE_RECV_ERROR.
+    EXPECT_EQ(o.ec, make_error_code(CURLE_RECV_ERROR)) << o;
     EXPECT_EQ(o.ec, condition::receive_failed) << o;
-    EXPECT_THAT(o.message, HasSubstr("in chunked-encoding")) << o;
+    EXPECT_FALSE(o.message.empty()) << o;
     EXPECT_EQ(body, test::expected_body(10));  // the valid chunk before the bad one
     expect_prompt(o);
     expect_next_transfer_succeeds(handle, body, server.url("/bytes/100"));
@@ -369,7 +395,7 @@ TEST_F(fault_test, upload_refused_mid_body_with_a_reset) {
     const outcome o = run(handle);
     if (o.ec) {
         EXPECT_EQ(o.ec, condition::send_failed) << o;
-        EXPECT_THAT(o.message, HasSubstr("Send failure")) << o;
+        EXPECT_FALSE(o.message.empty()) << o;
     } else {
         EXPECT_EQ(handle.info<long>(CURLINFO_RESPONSE_CODE), 413);
         EXPECT_EQ(body, "upload refused\n");
@@ -415,6 +441,8 @@ TEST_P(certificate_test, is_refused) {
     const outcome o = run(handle);
     EXPECT_EQ(o.ec, condition::tls_failed) << o;
     EXPECT_EQ(o.ec, make_error_code(CURLE_PEER_FAILED_VERIFICATION)) << o;
+    // The verification failure's own words: OpenSSL's (the same library under either curl), and for the
+    // host name check curl's, which 7.88 and 8.14 word alike.
     EXPECT_THAT(o.message, HasSubstr(GetParam().second)) << o;
     expect_prompt(o);
     // A verification failure leaves nothing behind that would spoil the next handshake on this handle.
@@ -449,9 +477,11 @@ TEST_F(fault_test, tls_handshake_that_stalls) {
     prepare(handle, body, stalled.url("/bytes/100"));
     handle.set(CURLOPT_CONNECTTIMEOUT_MS, 500L);
     const outcome o = run(handle);
-    EXPECT_EQ(o.ec, condition::timed_out) << o;
-    // OpenSSL's connect step notices the connect timeout before the multi's own check does.
-    EXPECT_THAT(o.message, HasSubstr("SSL connection timeout")) << o;
+    // Both end it with CURLE_OPERATION_TIMEDOUT; who notices differs: in 7.88 OpenSSL's connect step ("SSL
+    // connection timeout"), in 8.14 the multi's connect check ("Connection timed out after 503
+    // milliseconds").
+    EXPECT_EQ(o.ec, make_error_code(CURLE_OPERATION_TIMEDOUT)) << o;
+    EXPECT_FALSE(o.message.empty()) << o;
     expect_ended_by(o, 500ms);
     expect_next_transfer_succeeds(handle, body, good.url("/bytes/100"));
 }

@@ -228,7 +228,7 @@ TEST_F(hazards, happy_eyeballs_with_a_hanging_ipv6_address) {
     ::close(blackhole);
 }
 
-TEST_F(hazards, a_handle_is_reusable_after_a_failure_a_cancellation_and_its_multis_death) {
+TEST_F(hazards, handle_reusable_after_failure_cancellation_and_multi_death) {
     easy handle;
     std::string body;
     handle.write_to(body);

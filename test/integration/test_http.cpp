@@ -25,11 +25,13 @@
 #include <boost/beast/http/file_body.hpp>
 #include <boost/beast/http/vector_body.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <thread>
+#include <vector>
 
 namespace asiocurl {
 namespace {
@@ -292,14 +294,68 @@ TEST_F(http_test, user_agent_and_raw_curl_options) {
     EXPECT_NE(custom.res.body().find("Referer: http://ref/"), std::string::npos);
 }
 
+// One error whoever notices the limit: curl refuses an announced length before the body starts (7.88 and
+// 8.x); a chunked body is cut while it arrives, by the fetch's write callback on 7.88 and by curl itself on
+// 8.4 and later (CURLE_FILESIZE_EXCEEDED after exactly the limit was written).
 TEST_F(http_test, responses_beyond_the_size_limit_fail_cleanly) {
     auto announced = fetch(get(server.url("/bytes/100000")), {.max_response_size = 1000});
-    EXPECT_EQ(announced.ec, condition::too_large) << announced.ec.message();
+    EXPECT_EQ(announced.ec, errc::response_too_large) << announced.ec.message();
+    EXPECT_EQ(announced.ec, condition::too_large);
+    EXPECT_TRUE(announced.res.body().empty());
+    EXPECT_EQ(announced.res.result_int(), 200u);  // the head that came
     // Chunked: no length up front; the limit cuts it while it arrives.
     auto streamed = fetch(get(server.url("/chunked/2000000?chunk=10000")), {.max_response_size = 50000});
-    EXPECT_EQ(streamed.ec, errc::response_too_large);
+    EXPECT_EQ(streamed.ec, errc::response_too_large) << streamed.ec.message();
     EXPECT_EQ(streamed.ec, condition::too_large);
     EXPECT_LE(streamed.res.body().size(), 50000u);
+    // At the limit exactly, nothing is refused.
+    auto exact = fetch(get(server.url("/chunked/50000?chunk=10000")), {.max_response_size = 50000});
+    EXPECT_FALSE(exact.ec) << exact.ec.message();
+    EXPECT_EQ(exact.res.body(), test::expected_body(50000));
+}
+
+// What libcurl 8.x measures beyond 7.88, keyed on the running version: the time a transfer waited for a
+// connection slot (8.6) and the connection and transfer ids (8.2). Three fetches at once through one allowed
+// connection: the second and third wait for the one before, then reuse its connection.
+TEST_F(http_test, queue_time_and_connection_ids_where_curl_measures_them) {
+    m->set_max_total_connections(1);
+    std::vector<outcome<bhttp::string_body>> out(3);
+    for (auto& o : out)
+        http::async_fetch(*m, get(server.url("/trickle/3000?chunk=1000&interval_ms=20")), http::options{},
+                          [&o](error_code ec, http::response<> res) {
+                              o.ec = ec;
+                              o.res = std::move(res);
+                              ++o.calls;
+                          });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return out[0].calls && out[1].calls && out[2].calls; }));
+    for (auto& o : out) {
+        ASSERT_FALSE(o.ec) << o.res.info.error_message;
+        EXPECT_EQ(o.calls, 1);
+    }
+    EXPECT_EQ(server.accepted_connections(), 1u);
+    if (test::curl_at_least(8, 2)) {
+        for (auto& o : out) {
+            ASSERT_TRUE(o.res.info.connection_id && o.res.info.transfer_id);
+            EXPECT_EQ(*o.res.info.connection_id, *out[0].res.info.connection_id) << "one connection";
+        }
+        EXPECT_NE(*out[0].res.info.transfer_id, *out[1].res.info.transfer_id);
+        EXPECT_NE(*out[1].res.info.transfer_id, *out[2].res.info.transfer_id);
+    } else {
+        EXPECT_FALSE(out[0].res.info.connection_id || out[0].res.info.transfer_id);
+    }
+    if (test::curl_at_least(8, 6)) {
+        std::vector<std::chrono::microseconds> queued;
+        for (auto& o : out) {
+            ASSERT_TRUE(o.res.info.times.queue);
+            queued.push_back(*o.res.info.times.queue);
+        }
+        std::sort(queued.begin(), queued.end());
+        // Each body takes 40 ms or more: the last to start waited for the two before it.
+        EXPECT_GE(queued.back(), 60ms);
+        EXPECT_LT(queued.front(), queued.back());
+    } else {
+        EXPECT_FALSE(out[0].res.info.times.queue);
+    }
 }
 
 TEST_F(http_test, only_http_and_https_also_after_a_redirect) {

@@ -1,9 +1,7 @@
 // The reactor glue against real libcurl and the loopback test server (DESIGN rules 2-11).
 #include "multi_fixture.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 
@@ -64,8 +62,13 @@ TEST_F(multi_test, uploads_and_reads_back_four_megabytes) {
     EXPECT_TRUE(body == sent);
 }
 
-// Rule 3: REMOVE of an idle keep-alive socket does not close it; 200 transfers share one connection.
-TEST_F(multi_test, keep_alive_keeps_one_connection_for_200_sequential_transfers) {
+// Rule 3: REMOVE of an idle keep-alive socket does not close it; 200 transfers share one connection. The
+// promise is the reuse: one socket opened, one connection counted by curl and accepted by the server, the fd
+// count flat. At the end of each transfer curl no longer watches the idle socket (its REMOVE came: no live
+// registration) and the socket is still open and still ours. How often curl REMOVEs and re-ADDs it in between
+// is curl's business: 7.88 did it around almost every transfer, 8.x far less, and on both it depends on
+// timing (a response that is already there when curl reads needs no wait), so no count is asserted.
+TEST_F(multi_test, keep_alive_reuses_one_connection_for_200_transfers) {
     easy handle;
     std::string body;
     handle.write_to(body);
@@ -78,45 +81,36 @@ TEST_F(multi_test, keep_alive_keeps_one_connection_for_200_sequential_transfers)
         });
     handle.set(CURLOPT_SOCKOPTDATA, &opened);
     long connects = 0;
+    std::size_t fds_after_first = 0;
     for (int i = 0; i < 200; ++i) {
         body.clear();
         ASSERT_FALSE(perform(handle)) << "transfer " << i << ": " << handle.error_message();
         ASSERT_EQ(body, test::expected_body(1000));
         connects += handle.info<long>(CURLINFO_NUM_CONNECTS);
         ASSERT_EQ(opened.size(), 1u) << "a new connection was opened for transfer " << i;
-        // curl no longer watches the idle socket (REMOVE came), and it is still open and still ours.
-        EXPECT_EQ(m->stats().live_registrations, 0u);
+        EXPECT_EQ(m->stats().live_registrations, 0u) << "curl still watches the idle socket";
         ASSERT_NE(::fcntl(opened.front(), F_GETFD), -1) << "the cached socket was closed";
+        if (i == 0) fds_after_first = test::open_fd_count();
+        EXPECT_EQ(test::open_fd_count(), fds_after_first) << "after transfer " << i;
     }
     EXPECT_EQ(connects, 1);
     EXPECT_EQ(server.accepted_connections(), 1u);
-    // The idle socket was REMOVEd and registered again between most transfers: REMOVE is what was tested.
-    EXPECT_GT(m->stats().registrations_created, 100u);
     EXPECT_EQ(m->stats().curl_errors, 0u);
+    std::printf("registrations for 200 keep-alive transfers: %llu\n",
+                static_cast<unsigned long long>(m->stats().registrations_created));
 }
 
-// Rules 4 and 5: the threaded resolver reports its socketpair, removes and closes it, and the connection's
-// socket takes the same number within one socket_action; 300 times, each transfer on a new connection.
-TEST_F(multi_test, resolver_socketpair_and_fd_reuse_over_300_connection_close_transfers) {
-    const std::string host = test::host_name();
-    ASSERT_FALSE(host.empty());
-    addrinfo hints{};
-    hints.ai_family = AF_INET;
-    addrinfo* found = nullptr;
-    ASSERT_EQ(getaddrinfo(host.c_str(), nullptr, &hints, &found), 0) << host << " does not resolve";
-    char address[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, address, sizeof address);
-    freeaddrinfo(found);
-    // The server listens on 127.0.0.1; a host name that /etc/hosts maps elsewhere in 127/8 gets its own.
-    std::optional<test::test_server> own_server;
-    test::test_server* target = &server;
-    if (std::string_view(address) != "127.0.0.1")
-        target = &own_server.emplace(test::test_server::options{.address = address});
-
+// Rules 4 and 5: the threaded resolver reports its wake-up descriptor (7.88: an AF_UNIX socketpair, 8.x: an
+// eventfd), removes and closes it, and the connection's socket can take the same number within one
+// socket_action; 300 times, each transfer on a new connection. The name goes through the resolver thread
+// without leaving the machine (test::via_resolver).
+TEST_F(multi_test, resolver_descriptor_and_fd_reuse_over_300_new_connections) {
+    const test::via_resolver resolver(server);
     easy handle;
     std::string body;
     handle.write_to(body);
-    handle.set(CURLOPT_URL, target->url_for_host(host, "/close/100"));
+    handle.set(CURLOPT_URL, resolver.url("/close/100"));
+    resolver.apply(handle);
     handle.set(CURLOPT_DNS_CACHE_TIMEOUT, 0L);  // every transfer goes through the resolver thread
     handle.set(CURLOPT_TIMEOUT_MS, 5000L);      // a lost resolver event would otherwise hang
     const auto before = m->stats();
@@ -126,17 +120,14 @@ TEST_F(multi_test, resolver_socketpair_and_fd_reuse_over_300_connection_close_tr
         ASSERT_EQ(body, test::expected_body(100));
     }
     const auto after = m->stats();
-    // Each transfer registers its connection's socket, and the resolver's socketpair unless the resolver
+    // Each transfer registers its connection's socket, and the resolver's descriptor unless the resolver
     // thread had already answered when curl first looked.
     const auto registered = after.registrations_created - before.registrations_created;
-    EXPECT_GT(registered, 300u) << "the resolver's socketpair never reached the glue";
+    EXPECT_GT(registered, 300u) << "the resolver's descriptor never reached the glue";
     std::printf("registrations for 300 transfers: %llu\n", static_cast<unsigned long long>(registered));
-    EXPECT_EQ(target->accepted_connections(), 300u);
+    EXPECT_EQ(server.accepted_connections(), 300u);
     EXPECT_EQ(after.curl_errors, 0u);
     EXPECT_EQ(after.live_registrations, 0u);
-    if (own_server) {
-        EXPECT_TRUE(own_server->wait_for_idle(5s));
-    }
 }
 
 // Rule 2 (queued transfers are resumed through timer 0) with CURLMOPT_MAX_TOTAL_CONNECTIONS = 1.
@@ -260,7 +251,7 @@ TEST_F(cancellation_test, partial_aborts_and_total_after_start_is_ignored) {
     EXPECT_EQ(second_counter.bytes, 3000u);
 }
 
-TEST_F(cancellation_test, any_type_before_the_transfer_reached_curl_completes_without_a_request) {
+TEST_F(cancellation_test, any_type_before_curl_saw_the_transfer_sends_no_request) {
     for (auto type : {boost::asio::cancellation_type::total, boost::asio::cancellation_type::terminal}) {
         easy handle;
         boost::asio::cancellation_signal signal;
@@ -330,7 +321,7 @@ TEST_F(multi_test, destroyed_with_ten_transfers_in_flight_and_an_idle_connection
     EXPECT_FALSE(again.ec) << handles[0].error_message();
 }
 
-TEST_F(multi_test, io_context_destroyed_after_transfers_started_without_running_again) {
+TEST_F(multi_test, io_context_destroyed_with_transfers_never_run_again) {
     auto context = std::make_unique<boost::asio::io_context>();
     std::optional<multi> local(std::in_place, *context);
     std::vector<easy> handles(5);

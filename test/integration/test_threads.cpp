@@ -158,7 +158,7 @@ TEST(threads, strand_multi_with_four_io_threads_and_random_cancellation) {
     run_threaded(500, false);
 }
 
-TEST(threads, ten_thousand_transfers_and_the_multi_destroyed_while_the_last_ones_run) {
+TEST(threads, ten_thousand_transfers_multi_destroyed_while_the_last_run) {
     run_threaded(2500, true);
 }
 

@@ -5,15 +5,33 @@
 #include <asiocurl/easy.hpp>
 #include <asiocurl/multi.hpp>
 
-#include <netdb.h>
-#include <unistd.h>
+#include <new>
+#include <string>
 
 namespace asiocurl::test {
 
-std::string host_name() {
-    char name[256] = {};
-    if (gethostname(name, sizeof name - 1) != 0) return {};
-    return name;
+via_resolver::via_resolver(const test_server& server)
+    : server_(server),
+      connect_to_(curl_slist_append(nullptr, ("resolver.test:" + std::to_string(server.port()) +
+                                              ":127.1:" + std::to_string(server.port()))
+                                                 .c_str())) {
+    if (!connect_to_) throw std::bad_alloc();
+}
+
+via_resolver::~via_resolver() {
+    curl_slist_free_all(connect_to_);
+}
+
+std::string via_resolver::url(std::string_view target) const {
+    return server_.url_for_host("resolver.test", target);
+}
+
+void via_resolver::apply(easy& handle) const {
+    handle.set(CURLOPT_CONNECT_TO, connect_to_);
+}
+
+bool curl_at_least(unsigned major, unsigned minor, unsigned patch) {
+    return curl_version_info(CURLVERSION_NOW)->version_num >= (major << 16 | minor << 8 | patch);
 }
 
 std::size_t body_counter::write(char*, std::size_t size, std::size_t count, void* self) {
@@ -29,20 +47,22 @@ void warm_up_process() {
         test_server plain;
         test_server secure(test_server::options{.tls = true});
         multi m(ioc);
-        easy a, b;
-        std::string body_a, body_b;
+        const via_resolver resolver(plain);
+        easy a, b, c;
+        std::string body_a, body_b, body_c;
         a.set(CURLOPT_URL, plain.url("/bytes/10"));
         a.write_to(body_a);
         b.set(CURLOPT_URL, secure.url("/bytes/10"));
         b.set(CURLOPT_CAINFO, tls().ca_file);
         b.write_to(body_b);
-        int pending = 2;
-        m.async_perform(a, [&](error_code) { --pending; });
-        m.async_perform(b, [&](error_code) { --pending; });
+        c.set(CURLOPT_URL, resolver.url("/bytes/10"));
+        resolver.apply(c);
+        c.write_to(body_c);
+        int pending = 3;
+        for (easy* handle : {&a, &b, &c})
+            m.async_perform(*handle, [&](error_code) { --pending; });
         run_until(
             ioc, [&] { return pending == 0; }, std::chrono::seconds(10));
-        addrinfo* result = nullptr;
-        if (getaddrinfo(host_name().c_str(), nullptr, nullptr, &result) == 0) freeaddrinfo(result);
         return true;
     }();
     (void)done;

@@ -4,6 +4,7 @@
 
 #include "test_server.hpp"
 
+#include <asiocurl/easy.hpp>
 #include <asiocurl/error.hpp>
 
 #include <gtest/gtest.h>
@@ -100,12 +101,35 @@ struct counting_allocator {
     }
 };
 
-// The machine's own host name: curl hands it to its threaded resolver (unlike "localhost" and IP
-// literals, which it answers itself).
-std::string host_name();
+// Routes a URL through curl's threaded resolver to a test server on 127.0.0.1, with no packet leaving the
+// machine and nothing read from /etc/hosts or DNS. curl answers "localhost", "*.localhost" and IP literals
+// itself, and any other real name depends on the machine (and may send a query). "127.1" is neither to curl:
+// its IP-literal check is strict dotted-quad, so the name goes to getaddrinfo() on the resolver thread, and
+// glibc reads it as 127.0.0.1 (inet_aton's short form) without consulting NSS. curl's URL parser would
+// normalise "127.1" in a URL, so it comes in through CURLOPT_CONNECT_TO: the URL names "resolver.test", the
+// connection goes to "127.1".
+class via_resolver {
+public:
+    explicit via_resolver(const test_server& server);
+    ~via_resolver();
+    via_resolver(const via_resolver&) = delete;
+    via_resolver& operator=(const via_resolver&) = delete;
 
-// One plain and one TLS transfer, and a name resolution, before any test takes its fd baseline: curl and
-// OpenSSL open some files once per process.
+    std::string url(std::string_view target) const;  // "http://resolver.test:PORT" + target
+    // Sets CURLOPT_CONNECT_TO on `handle`; the list lives as long as this object.
+    void apply(easy& handle) const;
+
+private:
+    const test_server& server_;
+    curl_slist* connect_to_;
+};
+
+// Whether the libcurl this process runs (curl_version_info, not the headers compiled against) is at least
+// major.minor.patch: where curl versions really differ, tests key on it.
+bool curl_at_least(unsigned major, unsigned minor, unsigned patch = 0);
+
+// One plain and one TLS transfer, and one through the threaded resolver, before any test takes its fd
+// baseline: curl and OpenSSL open some files once per process.
 void warm_up_process();
 
 // A write callback that counts bytes and notices calls made after its transfer completed.

@@ -8,7 +8,7 @@ namespace asiocurl::test {
 struct tls_material {
     std::string dir;            // temp dir holding the files (mkdtemp under /tmp), removed at process exit
     std::string ca_file;        // PEM of the test CA that signed the server certificate
-    std::string cert_file;      // server certificate (PEM), SAN: localhost, gethostname(), 127.0.0.1, ::1
+    std::string cert_file;      // server certificate (PEM), SAN: localhost, 127.0.0.1, ::1
     std::string key_file;       // server private key (PEM)
     std::string other_ca_file;  // PEM of an unrelated CA (for "wrong CA" tests)
     std::string client_cert_file, client_key_file;  // client certificate signed by the test CA (mTLS tests)

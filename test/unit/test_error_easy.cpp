@@ -27,6 +27,12 @@ TEST(errors, conditions_group_curl_codes) {
     EXPECT_EQ(make_error_code(CURLE_SSL_CONNECT_ERROR), condition::tls_failed);
     EXPECT_EQ(make_error_code(CURLE_SSL_CACERT_BADFILE), condition::tls_failed);
     EXPECT_EQ(make_error_code(CURLE_FILESIZE_EXCEEDED), condition::too_large);
+    // Codes of curl 8.x, by number so that this compiles against 7.88's headers: CURLE_TOO_LARGE (8.6),
+    // CURLE_ECH_REQUIRED (8.8).
+    EXPECT_EQ(error_code(100, curl_category()), condition::too_large);
+    EXPECT_EQ(error_code(101, curl_category()), condition::tls_failed);
+    EXPECT_NE(error_code(100, curl_category()), condition::tls_failed);
+    EXPECT_NE(make_error_code(CURLE_OUT_OF_MEMORY), condition::too_large);
     EXPECT_EQ(make_error_code(CURLE_ABORTED_BY_CALLBACK), condition::aborted_by_callback);
     EXPECT_EQ(make_error_code(CURLE_WRITE_ERROR), condition::aborted_by_callback);
     EXPECT_EQ(make_error_code(CURLE_PARTIAL_FILE), condition::partial_body);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace asiocurl::http {
@@ -21,11 +22,19 @@ struct transfer_info {
         std::chrono::microseconds tls{};         ///< TLS handshake done (0 without TLS)
         std::chrono::microseconds first_byte{};  ///< first response byte
         std::chrono::microseconds total{};
+        /// Waiting for a connection slot (the multi's connection limits) before anything else started:
+        /// CURLINFO_QUEUE_TIME_T, measured by libcurl 8.6 and later; empty on an older running libcurl.
+        std::optional<std::chrono::microseconds> queue;
     } times;
     std::uint64_t bytes_sent = 0;      ///< request body bytes
     std::uint64_t bytes_received = 0;  ///< response body bytes (as received, before decoding)
     bool connection_reused = false;    ///< no new connection was opened for it
     unsigned http_version = 0;         ///< 10, 11, 20 or 30
+    /// curl's ids (CURLINFO_CONN_ID, CURLINFO_XFER_ID; libcurl 8.2 and later, empty on an older running one):
+    /// transfers with the same connection_id used the same connection (HTTP/2 multiplexing, keep-alive); no
+    /// connection_id when none was made. Both are unique within one multi only.
+    std::optional<std::int64_t> connection_id;
+    std::optional<std::int64_t> transfer_id;
     /// curl's detail when the fetch failed ("SSL certificate problem: unable to get local issuer
     /// certificate", "Failed to connect to 127.0.0.1 port 9 ..."); empty on success.
     std::string error_message;

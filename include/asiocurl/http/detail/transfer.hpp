@@ -53,6 +53,10 @@ error_code prepare(easy& handle, const request_view& request, const options& opt
 // Reads what curl knows about the finished transfer.
 void collect_info(const easy& handle, transfer_info& info);
 
+// A fetch's result with options::max_response_size applied: errc::response_too_large whoever noticed the
+// limit — the fetch's write callback (`refused_by_writer`), or curl itself (CURLE_FILESIZE_EXCEEDED).
+error_code size_limited_result(error_code ec, const options& opts, bool refused_by_writer);
+
 }  // namespace asiocurl::http::detail
 
 #endif

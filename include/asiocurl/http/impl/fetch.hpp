@@ -154,7 +154,7 @@ struct fetch_state {
             progress_report->finish(handle);
         else if (opts.on_progress)  // refused before a transfer began: the last report all the same
             opts.on_progress(progress{.done = true});
-        if (too_large) ec = errc::response_too_large;
+        ec = size_limited_result(ec, opts, too_large);
         if (body_error) ec = body_error;
         if (ec) {
             if (!body_sink) apply_head();
