@@ -47,7 +47,10 @@ struct callback_probe {
     int calls_after_kill = 0;
     bool killed = false;
 
+    std::size_t bytes = 0;
+
     std::size_t hit(std::size_t length) {
+        bytes += length;
         if (killed) ++calls_after_kill;
         if (calls++ == 0 && on_first_call) {
             killed = true;
@@ -182,11 +185,14 @@ TEST_P(lifecycle_multi_kill, from_a_write_callback_aborts_every_transfer_at_once
         easy handle;
         callback_probe body;
         test::completion done;
+        bool complete_at_kill = false;  // its whole body had arrived (curl may have finished it already)
     };
     std::vector<std::unique_ptr<transfer>> all;
     bool killed = false;
     auto kill = [&] {
         if (std::exchange(killed, true)) return;
+        for (auto& t : all)
+            t->complete_at_kill = t->done.done() || t->body.bytes == 1048576;
         switch (GetParam()) {
             case multi_kill::cancel:
                 m->cancel();
@@ -217,7 +223,8 @@ TEST_P(lifecycle_multi_kill, from_a_write_callback_aborts_every_transfer_at_once
     }));
     ASSERT_TRUE(killed);
     for (auto& t : all) {
-        EXPECT_EQ(t->done.ec, asio::error::operation_aborted);
+        // Those whose last byte came before the kill (on a slow machine, under valgrind) may have succeeded.
+        if (!t->complete_at_kill) EXPECT_EQ(t->done.ec, asio::error::operation_aborted);
         EXPECT_EQ(t->body.calls_after_kill, 0);
         EXPECT_EQ(t->done.calls.load(), 1);
     }

@@ -1,0 +1,130 @@
+// The benchmark workload of ../shared/bench (README) through asiocurl's http layer, written the way a user
+// would: one io_context on one thread, one multi, a coroutine per slot awaiting http::async_fetch for a
+// Beast response. Same arguments and output line as epoll_client.
+// Usage: asiocurl_fetch_client URL N C [--h2]
+//
+// On stderr it also says how many C++ heap allocations (operator new) and how many of libcurl's (its
+// malloc family, through curl_global_init_mem) one request cost in the second half of the run, when every
+// connection and pool is warm: the steady state.
+#include <asiocurl/http.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+namespace {
+
+std::atomic<unsigned long> cxx_allocations{0}, curl_allocations{0};
+
+void* curl_malloc(size_t n) {
+    curl_allocations.fetch_add(1, std::memory_order_relaxed);
+    return std::malloc(n);
+}
+void* curl_calloc(size_t count, size_t n) {
+    curl_allocations.fetch_add(1, std::memory_order_relaxed);
+    return std::calloc(count, n);
+}
+void* curl_realloc(void* p, size_t n) {
+    if (!p) curl_allocations.fetch_add(1, std::memory_order_relaxed);
+    return std::realloc(p, n);
+}
+char* curl_strdup(const char* s) {
+    curl_allocations.fetch_add(1, std::memory_order_relaxed);
+    return ::strdup(s);
+}
+
+struct bench {
+    asiocurl::multi& multi;
+    std::string url;
+    asiocurl::http::options options;
+    long total;
+    long started = 0, finished = 0, failed = 0;
+    std::size_t bytes = 0;
+    unsigned long cxx_at_half = 0, curl_at_half = 0;
+    long finished_at_half = 0;
+
+    boost::asio::awaitable<void> slot() {
+        namespace bhttp = boost::beast::http;
+        while (started < total) {
+            ++started;
+            bhttp::request<bhttp::empty_body> request(bhttp::verb::get, url, 11);
+            auto [ec, response] = co_await asiocurl::http::async_fetch(
+                multi, std::move(request), options, boost::asio::as_tuple(boost::asio::use_awaitable));
+            if (ec && ++failed == 1)
+                std::fprintf(stderr, "asiocurl_fetch_client: %s (%s)\n", ec.message().c_str(),
+                             response.info.error_message.c_str());
+            bytes += response.body().size();
+            if (++finished == total / 2) {
+                finished_at_half = finished;
+                cxx_at_half = cxx_allocations.load();
+                curl_at_half = curl_allocations.load();
+            }
+        }
+    }
+};
+
+}  // namespace
+
+void* operator new(std::size_t n) {
+    cxx_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+
+int main(int argc, char** argv) {
+    if (argc < 4) {
+        std::fprintf(stderr, "usage: %s URL N C [--h2]\n", argv[0]);
+        return 2;
+    }
+    const long total = std::atol(argv[2]);
+    const long concurrency = std::atol(argv[3]);
+    const bool h2 = argc > 4 && std::strcmp(argv[4], "--h2") == 0;
+    curl_global_init_mem(CURL_GLOBAL_DEFAULT, curl_malloc, std::free, curl_realloc, curl_strdup, curl_calloc);
+
+    boost::asio::io_context ioc{1};
+    asiocurl::multi multi(ioc);
+    if (h2) multi.set_multiplexing(true);
+    multi.set_max_host_connections(h2 ? 1 : concurrency);
+
+    bench b{multi, argv[1], {}, total};
+    // Same as the baseline: nginx's certificate is self-signed.
+    b.options.tls.verify_peer = false;
+    b.options.tls.verify_host = false;
+    b.options.version = h2 ? asiocurl::http::http_version::http2_tls : asiocurl::http::http_version::http1_1;
+    b.options.max_response_size = 0;
+
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < std::min(concurrency, total); ++i)
+        boost::asio::co_spawn(ioc, b.slot(), boost::asio::detached);
+    ioc.run();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    std::printf(
+        "asiocurl_fetch_client requests=%ld concurrency=%ld seconds=%.3f req_per_s=%.0f bytes=%zu "
+        "failed=%ld\n",
+        total, concurrency, seconds, static_cast<double>(total) / seconds, b.bytes, b.failed);
+    const long steady = b.finished - b.finished_at_half;
+    if (steady > 0)
+        std::fprintf(stderr,
+                     "asiocurl_fetch_client: per request in the second half: %.2f C++ allocations, %.2f "
+                     "libcurl allocations\n",
+                     double(cxx_allocations.load() - b.cxx_at_half) / double(steady),
+                     double(curl_allocations.load() - b.curl_at_half) / double(steady));
+    return b.failed ? 1 : 0;
+}
