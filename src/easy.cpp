@@ -230,7 +230,32 @@ error_code setopt_slist(CURL* handle, CURLoption option, curl_slist* value) {
     return result(curl_easy_setopt(handle, option, value));
 }
 
+// Options the library sets itself: a value from elsewhere would silently break it.
+static error_code check_not_owned(const easy_state& state, CURLoption option) {
+    switch (option) {
+        case CURLOPT_PRIVATE:              // the state, found from the handle in curl's messages
+        case CURLOPT_ERRORBUFFER:          // error_message()
+        case CURLOPT_CLOSESOCKETFUNCTION:  // DESIGN rule 4's second guard
+        case CURLOPT_CLOSESOCKETDATA:
+            return errc::option_owned_by_library;
+        case CURLOPT_WRITEFUNCTION:
+        case CURLOPT_WRITEDATA:
+        case CURLOPT_HEADERFUNCTION:
+        case CURLOPT_HEADERDATA:
+        case CURLOPT_READFUNCTION:
+        case CURLOPT_READDATA:
+        case CURLOPT_XFERINFOFUNCTION:
+        case CURLOPT_XFERINFODATA:
+            return state.callbacks_owned ? error_code(errc::option_owned_by_library) : error_code{};
+        case CURLOPT_SHARE:
+            return state.share_owned ? error_code(errc::option_owned_by_library) : error_code{};
+        default:
+            return {};
+    }
+}
+
 error_code setopt_pointer(easy_state& state, CURLoption option, void* value) {
+    if (auto ec = check_not_owned(state, option)) return ec;
     const option_kind kind = kind_of(option);
     if (kind != option_kind::pointer && kind != option_kind::slist && kind != option_kind::blob)
         return errc::wrong_option_type;
@@ -240,6 +265,7 @@ error_code setopt_pointer(easy_state& state, CURLoption option, void* value) {
 }
 
 error_code setopt_function(easy_state& state, CURLoption option, void (*value)()) {
+    if (auto ec = check_not_owned(state, option)) return ec;
     if (kind_of(option) != option_kind::function) return errc::wrong_option_type;
     error_code ec;
     if (set_forwarded_function(state, option, value, ec)) return ec;
@@ -304,6 +330,8 @@ easy::easy() : state_(std::make_unique<detail::easy_state>()) {
 }
 
 easy::easy(easy&& other) noexcept = default;
+
+easy::easy(detail::easy_state* state, borrow_tag) noexcept : state_(state) {}
 
 easy& easy::operator=(easy&& other) noexcept {
     if (this != &other) {

@@ -45,6 +45,9 @@ public:
                 return "the request target is not a URL and options::base_url is empty";
             case errc::response_too_large:
                 return "the response is larger than options::max_response_size";
+            case errc::option_owned_by_library:
+                return "the library sets this curl option itself (CURLOPT_PRIVATE, CURLOPT_ERRORBUFFER, the "
+                       "callbacks of an http exchange and their data, CURLOPT_SHARE beside a cookie jar)";
             case errc::upload_size_mismatch:
                 return "the streamed request body is longer or shorter than its declared size";
         }

@@ -14,7 +14,8 @@
 namespace asiocurl {
 namespace detail {
 struct easy_state;
-}
+class borrowed_easy;
+}  // namespace detail
 
 /// Move-only owner of a `CURL*`.
 ///
@@ -30,6 +31,10 @@ struct easy_state;
 /// `CURLOPT_XFERINFOFUNCTION` (and their `*DATA`) set here are called through the library's own: once the
 /// transfer is aborted — the `easy` destroyed, the operation cancelled, the multi shut down, even from inside
 /// one of these callbacks while curl goes on in the same call — none of them runs again for that transfer.
+/// Options the library sets itself are refused with `errc::option_owned_by_library`: `CURLOPT_PRIVATE`,
+/// `CURLOPT_ERRORBUFFER`, `CURLOPT_CLOSESOCKETFUNCTION` and its data (DESIGN rule 4); in
+/// `http::options::customize` also the data callbacks and their data (the exchange's own), and
+/// `CURLOPT_SHARE` beside a cookie jar.
 /// Callbacks set with `curl_easy_setopt` on `native_handle()` bypass this: curl may call them until the curl
 /// call that was running returns. Every handle also sets `CURLOPT_QUICK_EXIT` (an aborted DNS lookup never
 /// blocks: its resolver thread finishes on its own).
@@ -88,6 +93,10 @@ public:
     detail::easy_state* state() const noexcept { return state_.get(); }
 
 private:
+    friend class detail::borrowed_easy;
+    struct borrow_tag {};
+    easy(detail::easy_state* state, borrow_tag) noexcept;
+
     std::unique_ptr<detail::easy_state> state_;
 };
 

@@ -35,16 +35,17 @@ inline error_code make_error_code(CURLSHcode code) noexcept {
 
 /// Errors raised by asiocurl itself, not by curl.
 enum class errc {
-    easy_in_use = 1,       ///< the easy handle is already running a transfer
-    shut_down,             ///< the multi was shut down; no new transfer is accepted
-    socket_registration,   ///< a socket curl reported could not be registered with the reactor
-    invalid_argument,      ///< an argument the library checks before calling curl was refused
-    wrong_option_type,     ///< a value of the wrong type was given for a curl option
-    empty_handle,          ///< the easy handle was moved from
-    header_injection,      ///< a URL or header carries CR, LF or NUL, or a header name is not a token
-    no_url,                ///< an origin-form request target without http::options::base_url
-    response_too_large,    ///< the response body passed http::options::max_response_size
-    upload_size_mismatch,  ///< a streamed upload wrote more or fewer bytes than it declared
+    easy_in_use = 1,          ///< the easy handle is already running a transfer
+    shut_down,                ///< the multi was shut down; no new transfer is accepted
+    socket_registration,      ///< a socket curl reported could not be registered with the reactor
+    invalid_argument,         ///< an argument the library checks before calling curl was refused
+    wrong_option_type,        ///< a value of the wrong type was given for a curl option
+    empty_handle,             ///< the easy handle was moved from
+    header_injection,         ///< a URL or header carries CR, LF or NUL, or a header name is not a token
+    no_url,                   ///< an origin-form request target without http::options::base_url
+    response_too_large,       ///< the response body passed http::options::max_response_size
+    upload_size_mismatch,     ///< a streamed upload wrote more or fewer bytes than it declared
+    option_owned_by_library,  ///< the library sets this option itself (CURLOPT_PRIVATE, its callbacks...)
 };
 const boost::system::error_category& library_category() noexcept;
 inline error_code make_error_code(errc e) noexcept {

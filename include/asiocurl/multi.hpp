@@ -16,6 +16,19 @@
 
 namespace asiocurl {
 
+template <class Executor>
+class basic_multi;
+
+namespace detail {
+// The http layer's way to the glue of a multi.
+struct multi_access {
+    template <class Executor>
+    static auto core(basic_multi<Executor>& multi) noexcept {
+        return multi.core_;
+    }
+};
+}  // namespace detail
+
 /// Runs curl transfers on an Asio executor: each socket curl uses is waited on by the executor's reactor,
 /// curl's timer is an Asio timer, and no thread is started.
 ///
@@ -48,7 +61,8 @@ public:
 
     basic_multi(const basic_multi&) = delete;
     basic_multi& operator=(const basic_multi&) = delete;
-    basic_multi(basic_multi&& other) noexcept = default;
+    // The executor is copied, not moved: a moved-from multi still completes its operations (with an error).
+    basic_multi(basic_multi&& other) noexcept : executor_(other.executor_), core_(std::move(other.core_)) {}
     basic_multi& operator=(basic_multi&& other) noexcept;
     ~basic_multi();
 
@@ -67,6 +81,12 @@ public:
     void set_max_host_connections(long count) { set_option(CURLMOPT_MAX_HOST_CONNECTIONS, count); }
     /// `CURLMOPT_MAXCONNECTS`: the size of the cache of idle connections.
     void set_max_cached_connections(long count) { set_option(CURLMOPT_MAXCONNECTS, count); }
+    /// How many idle easy handles the http layer keeps for its next exchanges (64 by default; 0: none).
+    /// Each keeps curl's per-handle state (about 6 KiB, plus its receive buffer once used) so that a fetch
+    /// in steady state creates no handle; their connections live in the multi's cache either way.
+    void set_idle_handle_limit(std::size_t count) {
+        if (core_) core_->set_idle_limit(count);
+    }
     /// `CURLMOPT_PIPELINING`: HTTP/2 multiplexing (on by default in curl).
     void set_multiplexing(bool enabled) {
         set_option(CURLMOPT_PIPELINING, enabled ? long{CURLPIPE_MULTIPLEX} : long{CURLPIPE_NOTHING});
@@ -106,6 +126,7 @@ public:
 private:
     using core_type = detail::multi_core<detail::curl_engine>;
     struct initiate_perform;
+    friend struct detail::multi_access;
 
     executor_type executor_;
     boost::intrusive_ptr<core_type> core_;

@@ -271,6 +271,25 @@ TEST_F(http_test, zstd_and_brotli_are_decoded) {
     EXPECT_EQ(brotli.res.body(), "hello, br");
 }
 
+// Fetches run one after another reuse one handle from the multi's idle pool: nothing of one may reach the
+// next — its headers, its cookies (here from a cookie engine switched on through customize), its options.
+TEST_F(http_test, a_reused_handle_carries_nothing_from_the_fetch_before) {
+    http::options first;
+    first.customize = [](easy& handle) { handle.set(CURLOPT_COOKIEFILE, ""); };
+    first.timeout = 200ms;
+    auto with_header = get(server.url("/set-cookie?leaked=1"));
+    with_header.set("X-Only-Once", "1");
+    ASSERT_FALSE(fetch(std::move(with_header), first).ec);
+    auto second = fetch(get(server.url("/headers")));
+    ASSERT_FALSE(second.ec) << second.ec.message();
+    EXPECT_EQ(second.res.body().find("Cookie:"), std::string::npos) << second.res.body();
+    EXPECT_EQ(second.res.body().find("X-Only-Once"), std::string::npos) << second.res.body();
+    EXPECT_TRUE(second.res.info.connection_reused);  // the same connection, through the reset handle
+    // No timeout left behind: a response slower than the first fetch's 200 ms arrives.
+    auto slow = fetch(get(server.url("/trickle/6?chunk=1&interval_ms=60")));
+    EXPECT_FALSE(slow.ec) << slow.ec.message();
+}
+
 TEST_F(http_test, cookies_are_shared_through_a_jar) {
     auto jar = std::make_shared<http::cookie_jar>();
     ASSERT_FALSE(fetch(get(server.url("/set-cookie?session=abc123")), {.cookies = jar}).ec);

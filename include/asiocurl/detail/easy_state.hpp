@@ -27,6 +27,19 @@ struct user_callbacks {
     void* xferinfo_data = nullptr;
 };
 
+struct easy_state;
+
+// Told of the end of a transfer on the multi's executor, before its handler is posted: the http layer's
+// exchange reads what curl knows there (and may turn the outcome into its own), while the handle is still
+// its.
+class transfer_observer {
+public:
+    virtual void on_transfer_end(easy_state& state, error_code& ec) noexcept = 0;
+
+protected:
+    ~transfer_observer() = default;
+};
+
 // Everything the library keeps for one easy handle. It lives on the heap (owned by `easy`) so that
 // CURLOPT_PRIVATE and the forwarders' data, which point at it, stay valid when the `easy` is moved, and so
 // that a multi can keep it alive past the `easy` while curl still holds the handle.
@@ -34,6 +47,14 @@ struct easy_state {
     CURL* handle = nullptr;
     char error_buffer[CURL_ERROR_SIZE] = {};
     user_callbacks callbacks;
+    // Lent by a multi's idle pool to an exchange of the http layer (no `easy` owns it): the multi takes it
+    // back after the exchange, resets and keeps it for the next one (curl_easy_reset keeps live connections,
+    // TLS session ids and the DNS cache), or frees it.
+    bool lent = false;
+    // The library installs the data callbacks itself (an exchange's): easy::set refuses them.
+    bool callbacks_owned = false;
+    // CURLOPT_SHARE is a cookie jar's: easy::set refuses another share, which would silently replace it.
+    bool share_owned = false;
 
     // The transfer in flight, if any. Written and read only on the executor of the multi running it.
     struct transfer {
@@ -50,6 +71,7 @@ struct easy_state {
         boost::asio::any_completion_executor work;
         bool on_multi_executor = false;              // the handler's associated executor is the multi's
         cancellation_relay* cancellation = nullptr;  // one counted reference, while the handler has a slot
+        transfer_observer* observer = nullptr;
         std::uint64_t serial = 0;
         bool started = false;   // the multi's executor has picked it up (added, or failed it)
         bool orphaned = false;  // the `easy` was destroyed while in flight; the multi owns this state
@@ -66,6 +88,13 @@ struct easy_state {
         return transfer.doomed || (transfer.cancellation && transfer.cancellation->abort_requested());
     }
 };
+
+// The narrow way to pause or unpause a running transfer (CURLPAUSE_* bits), through the multi running it:
+// on the multi's executor, which defers it while curl is on the stack (DESIGN rule 9); a no-op once it ended.
+inline void request_pause(easy_state& state, int bitmask) {
+    if (state.busy() && state.transfer.set_pause)
+        state.transfer.set_pause(state.transfer.runner, state, bitmask);
+}
 
 // Sets the options every handle the library owns must carry, after creation and after curl_easy_reset.
 void apply_library_defaults(easy_state& state) noexcept;

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 namespace asiocurl::detail {
@@ -71,6 +72,15 @@ public:
     // `on_multi_executor`: the handler's associated executor is this multi's (its completion is one post).
     void initiate(easy_state* state, handler_type handler, bool on_multi_executor);
 
+    // The idle pool of the http layer's handles (any thread). lend_handle: a handle with the library's
+    // defaults — one an earlier exchange left, or a new one — or nullptr when curl cannot make one; it goes
+    // back by itself when its transfer ends. Up to `idle_limit` are kept; shutdown() frees them.
+    easy_state* lend_handle();
+    // A lent handle that no transfer used after all (its exchange was refused before it began).
+    void return_unused(easy_state* state) noexcept { take_back(*state, {}); }
+    void set_idle_limit(std::size_t limit);
+    std::size_t idle_handles() const;
+
     // On the multi's executor (or before it runs anything).
     error_code set_option(CURLMoption option, long value);
     void cancel_all();
@@ -118,6 +128,8 @@ private:
     void complete(easy_state& state, error_code ec);
     static void detach(easy_state& state) noexcept;
     static void destroy_orphan(easy_state* state) noexcept;
+    void take_back(easy_state& state, const error_code& outcome) noexcept;
+    static void free_handle(easy_state* state) noexcept;
     void shutdown_now();
 
     void socket_action(curl_socket_t fd, int events);
@@ -151,11 +163,15 @@ private:
 
     easy_state* active_head_ = nullptr;  // transfers added to curl
     std::size_t in_flight_ = 0;
-    std::vector<easy_state*> orphans_;       // states of easies destroyed inside curl, freed once curl let go
+    std::vector<easy_state*> orphans_;  // states of easies destroyed inside curl, freed once curl let go
+    mutable std::mutex idle_mutex_;     // lend_handle() is called from any thread (a strand multi's)
+    std::vector<easy_state*> idle_;
+    std::size_t idle_limit_ = 64;
     bool reap_posted_ = false;               // a reap() is queued
     boost::asio::any_io_executor own_work_;  // keeps the multi's executor busy while transfers run
     std::atomic<std::uint64_t> next_serial_{1};
-    // cancel_all() also aborts transfers initiated before it and not picked up yet: those numbered below this.
+    // cancel_all() also aborts transfers initiated before it and not picked up yet: those numbered below
+    // this.
     std::atomic<std::uint64_t> cancelled_below_{0};
     multi_stats stats_;
 };

@@ -39,8 +39,10 @@ struct progress {
 ///
 /// There is no backlog: `async_next` completes with the latest report not yet taken, so a slow consumer skips
 /// reports instead of queueing them. Its handler runs once, on its associated executor (default: the one
-/// given here), never inside `async_next`. One `async_next` at a time (a second one fails with
-/// `asio::error::in_progress`). Copies share one state; the callback may be called from any thread.
+/// given here), never inside `async_next`; while it waits, that executor counts it as outstanding work.
+/// Cancellation (every type, from any thread) ends the wait with `operation_aborted` and consumes nothing.
+/// One `async_next` at a time (a second one fails with `asio::error::in_progress`). Copies share one state;
+/// the callback may be called from any thread.
 class progress_watcher {
 public:
     using executor_type = boost::asio::any_io_executor;
@@ -64,6 +66,7 @@ public:
 
 private:
     struct state;
+    struct slot_handler;
     static void next(const std::shared_ptr<state>& s,
                      boost::asio::any_completion_handler<void(error_code, progress)> handler);
 

@@ -69,10 +69,13 @@ struct multi_core<Engine>::start_op {
     start_op& operator=(start_op&&) = delete;
     ~start_op() {
         if (!state) return;
+        // Read first: detach() destroys the handler, which may own the `easy` and so `state`.
+        const bool lent = state->lent;
         if (state->transfer.orphaned)
             destroy_orphan(state);
         else
             multi_core::detach(*state);
+        if (lent) free_handle(state);  // its exchange died with the handler; nobody else owns a lent one
     }
 
     void operator()() { core->start(*std::exchange(state, nullptr)); }
@@ -122,7 +125,10 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, bool 
         failure = errc::shut_down;
     else if (state->busy())
         failure = errc::easy_in_use;
-    if (failure) return post_completion(executor_, std::move(handler), failure, on_multi_executor);
+    if (failure) {
+        if (state && state->lent) take_back(*state, failure);
+        return post_completion(executor_, std::move(handler), failure, on_multi_executor);
+    }
 
     auto& t = state->transfer;
     t.runner = this;
@@ -166,8 +172,12 @@ void multi_core<Engine>::start(easy_state& state) {
     const bool cancelled_early = (t.cancellation && t.cancellation->requested() != 0) ||
                                  t.serial < cancelled_below_.load(std::memory_order_acquire);
     if (t.orphaned || cancelled_early || shut_down_.load(std::memory_order_relaxed)) {
-        complete(state, boost::asio::error::operation_aborted);
-        if (t.orphaned) destroy_orphan(&state);
+        const error_code aborted = boost::asio::error::operation_aborted;
+        complete(state, aborted);
+        if (t.orphaned)
+            destroy_orphan(&state);
+        else if (state.lent)
+            take_back(state, aborted);
         return;
     }
     CURL* handle = state.handle;
@@ -202,7 +212,11 @@ void multi_core<Engine>::finish(easy_state& state, error_code ec) {
     // The handle may next run on another multi, or alone: it must not report closes to this one.
     curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETFUNCTION, nullptr);
     curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETDATA, nullptr);
+    if (state.transfer.observer) state.transfer.observer->on_transfer_end(state, ec);
+    // Read before the handler goes: it may own the `easy`, and so `state` (never a lent one's).
+    const bool lent = state.lent;
     complete(state, ec);
+    if (lent) take_back(state, ec);  // its exchange is done with it (the handler holds the rest)
 }
 
 template <class Engine>
@@ -221,6 +235,7 @@ void multi_core<Engine>::detach(easy_state& state) noexcept {
     }
     t.runner = nullptr;
     t.abandon = nullptr;
+    t.observer = nullptr;
     t.started = false;
 }
 
@@ -239,6 +254,86 @@ void multi_core<Engine>::destroy_orphan(easy_state* state) noexcept {
     detach(*state);  // a queued one's start operation dies with its handler and cancellation still attached
     curl_easy_cleanup(state->handle);
     delete state;
+}
+
+// ---- the idle pool of the http layer's handles ----
+
+template <class Engine>
+easy_state* multi_core<Engine>::lend_handle() {
+    {
+        std::lock_guard lock(idle_mutex_);
+        if (!idle_.empty()) {
+            easy_state* state = idle_.back();
+            idle_.pop_back();
+            return state;
+        }
+    }
+    auto* state = new easy_state;
+    state->handle = curl_easy_init();
+    if (!state->handle) {
+        delete state;
+        return nullptr;
+    }
+    state->lent = true;
+    apply_library_defaults(*state);
+    return state;
+}
+
+// After the transfer's completion was posted (the exchange no longer touches the handle). A handle that
+// failed in a way that may have left it odd is not kept: a refused add, a socket the reactor refused, an
+// allocation curl could not make.
+template <class Engine>
+void multi_core<Engine>::take_back(easy_state& state, const error_code& outcome) noexcept {
+    const bool odd = outcome.category() == multi_category() || outcome == errc::socket_registration ||
+                     outcome == make_error_code(CURLE_OUT_OF_MEMORY) ||
+                     outcome == make_error_code(CURLE_FAILED_INIT);
+    state.transfer.observer = nullptr;
+    if (!odd && !shut_down_.load(std::memory_order_acquire)) {
+        // curl_easy_reset keeps the handle's share and cookies: the next exchange must see neither (a jar's
+        // cookies would go to requests that did not ask for it). The share first, then the handle's own
+        // cookies and the list of cookie files (which 7.88's reset would leak).
+        curl_easy_setopt(state.handle, CURLOPT_SHARE, static_cast<CURLSH*>(nullptr));
+        curl_easy_setopt(state.handle, CURLOPT_COOKIEFILE, static_cast<char*>(nullptr));
+        curl_easy_setopt(state.handle, CURLOPT_COOKIELIST, "ALL");
+        curl_easy_reset(state.handle);
+        state.error_buffer[0] = '\0';
+        state.callbacks = {};
+        state.callbacks_owned = false;
+        apply_library_defaults(state);
+        std::lock_guard lock(idle_mutex_);
+        if (idle_.size() < idle_limit_) {
+            idle_.push_back(&state);
+            return;
+        }
+    }
+    free_handle(&state);
+}
+
+template <class Engine>
+void multi_core<Engine>::free_handle(easy_state* state) noexcept {
+    curl_easy_cleanup(state->handle);
+    delete state;
+}
+
+template <class Engine>
+void multi_core<Engine>::set_idle_limit(std::size_t limit) {
+    std::vector<easy_state*> dropped;
+    {
+        std::lock_guard lock(idle_mutex_);
+        idle_limit_ = limit;
+        while (idle_.size() > limit) {
+            dropped.push_back(idle_.back());
+            idle_.pop_back();
+        }
+    }
+    for (easy_state* state : dropped)
+        free_handle(state);
+}
+
+template <class Engine>
+std::size_t multi_core<Engine>::idle_handles() const {
+    std::lock_guard lock(idle_mutex_);
+    return idle_.size();
 }
 
 template <class Engine>
@@ -382,6 +477,13 @@ void multi_core<Engine>::shutdown_now() {
     }
     for (easy_state* orphan : std::exchange(orphans_, {}))
         destroy_orphan(orphan);
+    std::vector<easy_state*> idle;
+    {
+        std::lock_guard lock(idle_mutex_);
+        idle.swap(idle_);
+    }
+    for (easy_state* state : idle)
+        free_handle(state);
     ++timer_generation_;
     timer_.cancel();
 }

@@ -3,8 +3,9 @@
 #ifndef ASIOCURL_HTTP_DETAIL_PROGRESS_REPORTER_HPP
 #define ASIOCURL_HTTP_DETAIL_PROGRESS_REPORTER_HPP
 
-#include <asiocurl/easy.hpp>
 #include <asiocurl/http/progress.hpp>
+
+#include <curl/curl.h>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -23,11 +24,13 @@ public:
 
     // Sets CURLOPT_NOPROGRESS, CURLOPT_XFERINFOFUNCTION and its data (this object, which must outlive the
     // transfer: its owner keeps it).
-    void install(easy& handle, error_code& ec);
+    void install(CURL* handle);
 
-    // The last report (`done`), from the figures curl ends with. Called on the operation's executor, outside
-    // curl, before the operation completes: the report runs now, before the operation's handler.
-    void finish(const easy& handle);
+    // At the transfer's end, on the multi's executor: the figures curl ends with become the last report, and
+    // nothing is delivered after it.
+    void end(CURL* handle);
+    // The last report (`done`), on the operation's executor before its handler runs.
+    void report_end();
 
 private:
     static int on_xferinfo(void* self, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,

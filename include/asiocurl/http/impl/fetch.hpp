@@ -1,14 +1,13 @@
 #ifndef ASIOCURL_HTTP_IMPL_FETCH_HPP
 #define ASIOCURL_HTTP_IMPL_FETCH_HPP
 
-#include <asiocurl/detail/easy_state.hpp>
-#include <asiocurl/http/detail/progress_reporter.hpp>
-#include <asiocurl/http/detail/transfer.hpp>
+#include <asiocurl/detail/post_completion.hpp>
+#include <asiocurl/http/detail/exchange.hpp>
 
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/cancellation_type.hpp>
-#include <boost/asio/compose.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 
 #include <cstring>
@@ -20,193 +19,196 @@
 namespace asiocurl::http {
 namespace detail {
 
-// Everything one fetch owns, at a stable address (curl's callbacks point at it). The bodies go through
-// Beast's own body concepts: the request body's writer produces bytes for curl's read callback, the
-// response body's reader takes what curl's write callback delivers.
+// The only templates of a fetch: the Beast bodies. The request body's writer produces what curl's read
+// callback sends; the response body's reader takes what curl's write callback delivers; the head goes into
+// the response's fields as it arrives.
 template <class RequestBody, class RequestFields, class ResponseBody, class ResponseFields>
-struct fetch_state {
+class fetch_operation final : public exchange {
+public:
     using request_type = boost::beast::http::request<RequestBody, RequestFields>;
     using response_type = response<ResponseBody, ResponseFields>;
 
-    fetch_state(request_type req, options o, response_type into)
-        : request(std::move(req)), opts(std::move(o)), result(std::move(into)) {}
+    fetch_operation(request_type req, options o, response_type into)
+        : result(std::move(into)), request_(std::move(req)), opts_(std::move(o)) {
+        result.result(0u);  // until a status line arrives (none does when the fetch fails before)
+    }
 
-    easy handle;
-    request_type request;
-    options opts;
-    response_type result;
-    response_head head;
-    header_list headers;
-
-    std::optional<typename RequestBody::writer> body_source;
-    std::vector<boost::asio::const_buffer> pending;  // produced by body_source, not yet copied to curl
-    std::size_t pending_index = 0, pending_offset = 0;
-    bool source_done = false;
-
-    std::shared_ptr<progress_reporter> progress_report;
-
-    std::optional<typename ResponseBody::reader> body_sink;
-    std::size_t received = 0;
-    bool too_large = false;
-    error_code body_error;
-
-    // `executor`: the operation's, where progress reports run.
-    error_code start(boost::asio::any_io_executor executor) {
-        request_view view;
-        view.method = request.method_string();
-        view.target = request.target();
-        for (const auto& field : request)
-            view.fields.emplace_back(field.name_string(), field.value());
-        const auto size = request.payload_size();
+    // Any thread, before the transfer is handed to the multi: checks and sets everything up on `handle`.
+    error_code start(asiocurl::detail::easy_state& handle, boost::asio::any_io_executor progress_executor) {
+        request_view& view = view_of(request_);
+        const auto size = request_.payload_size();
         view.has_body = !std::is_same_v<RequestBody, boost::beast::http::empty_body> && (!size || *size > 0);
         if (size) view.body_size = *size;
-        if (auto ec = prepare(handle, view, opts, headers, head)) return ec;
-
-        error_code ec;
-        handle.set(CURLOPT_WRITEFUNCTION, &fetch_state::on_write, ec);
-        if (!ec) handle.set(CURLOPT_WRITEDATA, static_cast<void*>(this), ec);
-        if (!ec && view.has_body) {
-            body_source.emplace(request.base(), request.body());
-            body_source->init(ec);
-            if (!ec) handle.set(CURLOPT_READFUNCTION, &fetch_state::on_read, ec);
-            if (!ec) handle.set(CURLOPT_READDATA, static_cast<void*>(this), ec);
+        if (view.has_body) {
+            error_code ec;
+            writer_.emplace(request_.base(), request_.body());
+            writer_->init(ec);
+            if (ec) return ec;
         }
-        if (!ec && opts.on_progress) {
-            progress_report = std::make_shared<progress_reporter>(std::move(executor), opts.on_progress,
-                                                                  opts.progress_interval);
-            progress_report->install(handle, ec);
-        }
-        return ec;
+        started_ = true;
+        return prepare(handle, view, opts_, std::move(progress_executor));
     }
 
-    // The head is complete once the body starts (or the transfer ends): it goes into the response, then
-    // the body's reader is set up.
-    void apply_head() {
-        result.version(head.version);
-        result.result(head.status);  // 0 when no response arrived
-        result.reason(head.reason);
-        for (const auto& [name, value] : head.fields)
-            result.insert(name, value);
+    // On the handler's executor, just before it runs: the last progress report.
+    void end_progress() {
+        if (started_)
+            report_end_of_progress();
+        else if (opts_.on_progress)  // refused before a transfer began: the last report all the same
+            opts_.on_progress(progress{.done = true});
     }
 
-    bool open_sink() {
-        if (body_sink) return true;
-        apply_head();
-        body_sink.emplace(result.base(), result.body());
-        body_sink->init(boost::none, body_error);
-        return !body_error;
-    }
+    response_type result;
 
-    static size_t on_write(char* data, size_t size, size_t count, void* self) {
-        auto& s = *static_cast<fetch_state*>(self);
-        const size_t length = size * count;
+private:
+    void on_status(unsigned version, unsigned status, std::string_view reason) override {
+        if (fields_added_) result.clear();  // an earlier head's (a redirect followed, a 1xx)
+        fields_added_ = false;
+        result.version(version);
+        result.result(status);
+        result.reason(reason);
+    }
+    void on_field(std::string_view name, std::string_view value) override {
+        result.insert(name, value);
+        fields_added_ = true;
+    }
+    void on_final_head() override {
+        reader_.emplace(result.base(), result.body());
+        reader_->init(boost::none, body_error_);
+    }
+    std::size_t on_body(const char* data, std::size_t length) override {
         // Returning less than `length` fails the transfer (CURLE_WRITE_ERROR); memory stays bounded.
-        if (s.opts.max_response_size > 0 && s.received + length > s.opts.max_response_size) {
-            s.too_large = true;
+        if (opts_.max_response_size > 0 && received_ + length > opts_.max_response_size) {
+            too_large_ = true;
             return 0;
         }
-        if (!s.open_sink()) return 0;
-        s.body_sink->put(boost::asio::const_buffer(data, length), s.body_error);
-        if (s.body_error) return 0;
-        s.received += length;
+        if (body_error_) return 0;
+        reader_->put(boost::asio::const_buffer(data, length), body_error_);
+        if (body_error_) return 0;
+        received_ += length;
         return length;
     }
-
-    static size_t on_read(char* buffer, size_t size, size_t count, void* self) {
-        auto& s = *static_cast<fetch_state*>(self);
-        const size_t capacity = size * count;
-        size_t copied = 0;
+    std::size_t on_request_body(char* buffer, std::size_t capacity) override {
+        std::size_t copied = 0;
         while (copied < capacity) {
-            if (s.pending_index == s.pending.size()) {
-                if (s.source_done) break;
-                s.pending.clear();
-                s.pending_index = s.pending_offset = 0;
-                auto chunk = s.body_source->get(s.body_error);
-                if (s.body_error) return CURL_READFUNC_ABORT;
+            if (pending_index_ == pending_.size()) {
+                if (source_done_) break;
+                pending_.clear();
+                pending_index_ = pending_offset_ = 0;
+                auto chunk = writer_->get(body_error_);
+                if (body_error_) return CURL_READFUNC_ABORT;
                 // The body's writer may have cancelled the fetch or destroyed its multi (DESIGN rule 12): no
                 // more of it is asked for.
-                if (s.handle.state()->aborted()) return CURL_READFUNC_ABORT;
+                if (handle()->aborted()) return CURL_READFUNC_ABORT;
                 if (!chunk) {
-                    s.source_done = true;
+                    source_done_ = true;
                     break;
                 }
                 for (auto piece : boost::beast::buffers_range_ref(chunk->first))
-                    s.pending.push_back(piece);
-                s.source_done = !chunk->second;
+                    pending_.push_back(piece);
+                source_done_ = !chunk->second;
                 continue;
             }
-            const auto& piece = s.pending[s.pending_index];
-            const size_t n = std::min(capacity - copied, piece.size() - s.pending_offset);
-            std::memcpy(buffer + copied, static_cast<const char*>(piece.data()) + s.pending_offset, n);
+            const auto& piece = pending_[pending_index_];
+            const std::size_t n = std::min(capacity - copied, piece.size() - pending_offset_);
+            std::memcpy(buffer + copied, static_cast<const char*>(piece.data()) + pending_offset_, n);
             copied += n;
-            s.pending_offset += n;
-            if (s.pending_offset == piece.size()) {
-                ++s.pending_index;
-                s.pending_offset = 0;
+            pending_offset_ += n;
+            if (pending_offset_ == piece.size()) {
+                ++pending_index_;
+                pending_offset_ = 0;
             }
         }
         return copied;
     }
+    transfer_info& info() noexcept override { return result.info; }
+    void on_end(error_code& ec) noexcept override {
+        ec = size_limited_result(ec, opts_, too_large_);
+        if (body_error_) ec = body_error_;
+        if (!ec && reader_) reader_->finish(ec);
+    }
 
-    // A failed fetch still carries whatever head arrived (status 0 when none did).
-    error_code finish(error_code ec) {
-        if (progress_report)
-            progress_report->finish(handle);
-        else if (opts.on_progress)  // refused before a transfer began: the last report all the same
-            opts.on_progress(progress{.done = true});
-        ec = size_limited_result(ec, opts, too_large);
-        if (body_error) ec = body_error;
+    request_type request_;
+    options opts_;
+    bool started_ = false;
+    bool fields_added_ = false;
+
+    std::optional<typename RequestBody::writer> writer_;
+    std::vector<boost::asio::const_buffer> pending_;  // produced by the writer, not yet copied to curl
+    std::size_t pending_index_ = 0, pending_offset_ = 0;
+    bool source_done_ = false;
+
+    std::optional<typename ResponseBody::reader> reader_;
+    std::size_t received_ = 0;
+    bool too_large_ = false;
+    error_code body_error_;
+};
+
+// Owns the operation until the end; erased into the multi's completion handler, it keeps the user's
+// handler's associations (executor, allocator, cancellation slot) and hands over the response.
+template <class Operation, class Handler>
+class fetch_completion {
+public:
+    fetch_completion(std::unique_ptr<Operation> op, Handler handler, boost::asio::any_io_executor fallback)
+        : op_(std::move(op)), handler_(std::move(handler)), fallback_(std::move(fallback)) {}
+
+    using executor_type = boost::asio::associated_executor_t<Handler, boost::asio::any_io_executor>;
+    executor_type get_executor() const noexcept {
+        return boost::asio::get_associated_executor(handler_, fallback_);
+    }
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+    allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(handler_); }
+    using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
+    cancellation_slot_type get_cancellation_slot() const noexcept {
+        return boost::asio::get_associated_cancellation_slot(handler_);
+    }
+
+    void operator()(error_code ec) {
+        op_->end_progress();
+        auto out = std::move(op_->result);
+        op_.reset();  // the request and its buffers go before the handler runs
+        std::move(handler_)(ec, std::move(out));
+    }
+
+private:
+    std::unique_ptr<Operation> op_;
+    Handler handler_;
+    boost::asio::any_io_executor fallback_;
+};
+
+struct initiate_fetch {
+    template <class Handler, class Executor, class RequestBody, class RequestFields, class ResponseBody,
+              class ResponseFields>
+    void operator()(Handler&& handler, basic_multi<Executor>* multi,
+                    boost::beast::http::request<RequestBody, RequestFields> request, options opts,
+                    response<ResponseBody, ResponseFields> into) const {
+        using operation = fetch_operation<RequestBody, RequestFields, ResponseBody, ResponseFields>;
+        using handler_type = std::decay_t<Handler>;
+        const boost::asio::any_io_executor multi_executor(multi->get_executor());
+        // Known here, not once erased: whether the handler runs on the multi's own executor (one hop).
+        bool on_multi_executor = false;
+        auto handler_executor = boost::asio::get_associated_executor(handler, multi->get_executor());
+        if constexpr (std::is_same_v<decltype(handler_executor), Executor>)
+            on_multi_executor = handler_executor == multi->get_executor();
+        auto op = std::make_unique<operation>(std::move(request), std::move(opts), std::move(into));
+        operation& started = *op;
+        auto core = asiocurl::detail::multi_access::core(*multi);
+        asiocurl::detail::easy_state* handle = core ? core->lend_handle() : nullptr;
+        error_code ec = !core     ? error_code(errc::shut_down)
+                        : !handle ? make_error_code(CURLE_OUT_OF_MEMORY)
+                                  : started.start(*handle, boost::asio::any_io_executor(handler_executor));
+        boost::asio::any_completion_handler<void(error_code)> erased(
+            fetch_completion<operation, handler_type>(std::move(op), std::forward<Handler>(handler),
+                                                      multi_executor));
         if (ec) {
-            if (!body_sink) apply_head();
-            collect_info(handle, result.info);
-            if (result.info.error_message.empty()) result.info.error_message = ec.message();
-            return ec;
-        }
-        if (!open_sink()) return body_error;
-        body_sink->finish(ec);
-        collect_info(handle, result.info);
-        return ec;
-    }
-};
-
-template <class State, class Executor>
-struct fetch_op {
-    basic_multi<Executor>* multi;
-    std::unique_ptr<State> state;
-    error_code early{};
-    bool started = false;
-
-    template <class Self>
-    void operator()(Self& self, error_code ec = {}) {
-        if (!started) {
-            started = true;
-            // async_compose lets only terminal cancellation through by default. A fetch means by each type
-            // what async_perform does (total: only while the transfer has not reached curl), so all three go
-            // on.
-            self.reset_cancellation_state(boost::asio::enable_total_cancellation());
-            early = state->start(boost::asio::any_io_executor(self.get_executor()));
             // Refused before anything was sent: completed from the executor, never inside async_fetch.
-            if (early) return boost::asio::post(multi->get_executor(), std::move(self));
-            return multi->async_perform(state->handle, std::move(self));
+            started.result.info.error_message = ec.message();
+            if (handle) core->return_unused(handle);
+            return asiocurl::detail::post_completion(multi_executor, std::move(erased), ec,
+                                                     on_multi_executor);
         }
-        const error_code result = state->finish(early ? early : ec);
-        auto out = std::move(state->result);
-        state.reset();  // the handle and buffers go before the handler runs
-        self.complete(result, std::move(out));
+        core->initiate(handle, std::move(erased), on_multi_executor);
     }
 };
-
-template <class Executor, class RequestBody, class RequestFields, class ResponseBody, class ResponseFields,
-          class CompletionToken>
-auto start_fetch(basic_multi<Executor>& multi,
-                 boost::beast::http::request<RequestBody, RequestFields> request, options opts,
-                 response<ResponseBody, ResponseFields> into, CompletionToken&& token) {
-    using state_type = fetch_state<RequestBody, RequestFields, ResponseBody, ResponseFields>;
-    using response_type = response<ResponseBody, ResponseFields>;
-    auto state = std::make_unique<state_type>(std::move(request), std::move(opts), std::move(into));
-    return boost::asio::async_compose<CompletionToken, void(error_code, response_type)>(
-        fetch_op<state_type, Executor>{&multi, std::move(state)}, token, multi.get_executor());
-}
 
 }  // namespace detail
 
@@ -214,8 +216,9 @@ template <class ResponseBody, class Executor, class RequestBody, class RequestFi
 auto async_fetch(basic_multi<Executor>& multi,
                  boost::beast::http::request<RequestBody, RequestFields> request, options opts,
                  CompletionToken&& token) {
-    return detail::start_fetch(multi, std::move(request), std::move(opts), response<ResponseBody>(),
-                               std::forward<CompletionToken>(token));
+    return boost::asio::async_initiate<CompletionToken, void(error_code, response<ResponseBody>)>(
+        detail::initiate_fetch{}, token, &multi, std::move(request), std::move(opts),
+        response<ResponseBody>());
 }
 
 template <class Executor, class RequestBody, class RequestFields, class ResponseBody, class ResponseFields,
@@ -223,8 +226,9 @@ template <class Executor, class RequestBody, class RequestFields, class Response
 auto async_fetch(basic_multi<Executor>& multi,
                  boost::beast::http::request<RequestBody, RequestFields> request, options opts,
                  response<ResponseBody, ResponseFields> into, CompletionToken&& token) {
-    return detail::start_fetch(multi, std::move(request), std::move(opts), std::move(into),
-                               std::forward<CompletionToken>(token));
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(error_code, response<ResponseBody, ResponseFields>)>(
+        detail::initiate_fetch{}, token, &multi, std::move(request), std::move(opts), std::move(into));
 }
 
 template <class Executor, class CompletionToken>

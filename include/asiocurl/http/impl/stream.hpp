@@ -13,16 +13,6 @@
 namespace asiocurl::http {
 namespace detail {
 
-template <class Body, class Fields>
-request_view view_of(const boost::beast::http::request<Body, Fields>& request) {
-    request_view view;
-    view.method = request.method_string();
-    view.target = request.target();
-    for (const auto& field : request)
-        view.fields.emplace_back(field.name_string(), field.value());
-    return view;
-}
-
 // A body given with the request is produced up front with its Beast writer (streams that need more stream it
 // with start_upload instead).
 template <class Body, class Fields>
@@ -57,11 +47,25 @@ struct transfer_end {
     void operator()(error_code ec) { std::exchange(core, nullptr)->on_transfer_done(ec); }
 };
 
-// Hands the prepared transfer to the multi; its completion (on the multi's executor) ends the stream.
+// Sets the exchange up on a handle the multi lends and hands it over; the transfer's completion (on the
+// multi's executor) ends the stream.
 template <class Executor>
-void launch(basic_multi<Executor>& multi, const std::shared_ptr<stream_core>& core) {
-    multi.async_perform(core->handle(),
-                        boost::asio::bind_cancellation_slot(core->abort_slot(), transfer_end(core)));
+error_code launch(basic_multi<Executor>& multi, const std::shared_ptr<stream_core>& core, request_view& view,
+                  options opts, bool upload, std::optional<std::uint64_t> upload_size, std::string body) {
+    auto multi_core = asiocurl::detail::multi_access::core(multi);
+    if (!multi_core) return errc::shut_down;
+    if (core->prepared()) return errc::easy_in_use;
+    auto* handle = multi_core->lend_handle();
+    if (!handle) return make_error_code(CURLE_OUT_OF_MEMORY);
+    if (auto ec = core->prepare(*handle, view, std::move(opts), upload, upload_size, std::move(body))) {
+        multi_core->return_unused(handle);
+        return ec;
+    }
+    multi_core->initiate(handle,
+                         boost::asio::any_completion_handler<void(error_code)>(
+                             boost::asio::bind_cancellation_slot(core->abort_slot(), transfer_end(core))),
+                         true);
+    return {};
 }
 
 // Completes an operation on a stream with no state (moved from): posted, never inline.
@@ -103,16 +107,15 @@ void basic_stream<Executor>::start(boost::beast::http::request<Body, Fields> req
         ec = errc::empty_handle;
         return;
     }
-    auto view = detail::view_of(request);
     ec = {};
     std::string body = detail::whole_body(request, ec);
+    auto& view = detail::view_of(request);
     if (ec) return;
     view.has_body = !body.empty() || (request.method() != boost::beast::http::verb::get &&
                                       request.method() != boost::beast::http::verb::head &&
                                       !std::is_same_v<Body, boost::beast::http::empty_body>);
     if (view.has_body) view.body_size = body.size();
-    ec = core_->prepare(view, std::move(opts), false, std::nullopt, std::move(body));
-    if (!ec) detail::launch(*multi_, core_);
+    ec = detail::launch(*multi_, core_, view, std::move(opts), false, std::nullopt, std::move(body));
 }
 
 template <class Executor>
@@ -132,11 +135,10 @@ void basic_stream<Executor>::start_upload(const boost::beast::http::request<Body
         ec = errc::empty_handle;
         return;
     }
-    auto view = detail::view_of(request);
+    auto& view = detail::view_of(request);
     view.has_body = true;
     view.body_size = body_size;
-    ec = core_->prepare(view, std::move(opts), true, body_size, {});
-    if (!ec) detail::launch(*multi_, core_);
+    ec = detail::launch(*multi_, core_, view, std::move(opts), true, body_size, {});
 }
 
 template <class Executor>

@@ -1,0 +1,119 @@
+// One HTTP exchange over a handle lent by the multi's idle pool: the request's options, curl's header, write
+// and read callbacks with one rule for when the head is complete, and what curl knows at the end.
+// Non-template (src/http/exchange.cpp); async_fetch and http::stream are its two faces, each giving it a body
+// sink and source by overriding the hooks below.
+#ifndef ASIOCURL_HTTP_DETAIL_EXCHANGE_HPP
+#define ASIOCURL_HTTP_DETAIL_EXCHANGE_HPP
+
+#include <asiocurl/detail/easy_state.hpp>
+#include <asiocurl/http/options.hpp>
+#include <asiocurl/http/response.hpp>
+
+#include <boost/beast/http/message.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace asiocurl::http::detail {
+
+class progress_reporter;
+
+// The request as the exchange needs it, whatever its body and fields types.
+struct request_view {
+    std::string_view method;
+    std::string_view target;
+    std::vector<std::pair<std::string_view, std::string_view>> fields;
+    bool has_body = false;
+    std::optional<std::uint64_t> body_size;  // none: chunked
+};
+
+// The request's method, target and fields as the exchange reads them; its field list is reused by the
+// calling thread (no allocation per fetch in steady state).
+request_view& scratch_request_view();
+
+template <class Body, class Fields>
+request_view& view_of(const boost::beast::http::request<Body, Fields>& request) {
+    request_view& view = scratch_request_view();
+    view.method = request.method_string();
+    view.target = request.target();
+    view.fields.clear();
+    for (const auto& field : request)
+        view.fields.emplace_back(field.name_string(), field.value());
+    view.has_body = false;
+    view.body_size.reset();
+    return view;
+}
+
+class exchange : public asiocurl::detail::transfer_observer {
+public:
+    exchange() = default;
+    exchange(const exchange&) = delete;
+    exchange& operator=(const exchange&) = delete;
+
+    // Sets every option of the exchange on `handle` (lent and reset, or fresh), the callbacks pointing at
+    // this object, the progress reports (delivered on `progress_executor`), then options::customize. Refuses
+    // before anything is sent CR, LF or NUL in the URL or a header, a header name that is not a token
+    // (errc::header_injection), an origin-form target without a base URL (errc::no_url); an error customize
+    // throws is returned.
+    error_code prepare(asiocurl::detail::easy_state& handle, const request_view& request, const options& opts,
+                       boost::asio::any_io_executor progress_executor);
+
+    // transfer_observer: on the multi's executor, with the handle still this exchange's.
+    void on_transfer_end(asiocurl::detail::easy_state& state, error_code& ec) noexcept override;
+
+    // The last progress report (`done`), on the operation's executor before its handler runs.
+    void report_end_of_progress();
+
+    bool head_complete() const noexcept { return head_complete_; }
+
+protected:
+    ~exchange();
+
+    // ---- what the faces provide; all on the multi's executor, inside curl's callbacks ----
+    // A new response head begins (the status line of a redirect followed, a 1xx, or the final one): the face
+    // forgets the fields of an earlier one.
+    virtual void on_status(unsigned version, unsigned status, std::string_view reason) = 0;
+    virtual void on_field(std::string_view name, std::string_view value) = 0;
+    // The final head is complete (the first body byte, or the transfer's end, comes next).
+    virtual void on_final_head() = 0;
+    // Body bytes: `size` taken, CURL_WRITEFUNC_PAUSE, or anything else to refuse (ends the transfer).
+    virtual std::size_t on_body(const char* data, std::size_t size) = 0;
+    // Request body bytes: how many written to `out` (0: the end), CURL_READFUNC_PAUSE or CURL_READFUNC_ABORT.
+    virtual std::size_t on_request_body(char* out, std::size_t capacity) = 0;
+    // Where what curl knows about the transfer goes, and the transfer's end (on the multi's executor, after
+    // that was collected): `ec` may be changed.
+    virtual transfer_info& info() noexcept = 0;
+    virtual void on_end(error_code& ec) noexcept = 0;
+
+    // The handle while it is this exchange's (between prepare() and the transfer's end).
+    asiocurl::detail::easy_state* handle() const noexcept { return handle_; }
+
+private:
+    static std::size_t header_callback(char* data, std::size_t size, std::size_t count, void* self);
+    static std::size_t write_callback(char* data, std::size_t size, std::size_t count, void* self);
+    static std::size_t read_callback(char* data, std::size_t size, std::size_t count, void* self);
+    void complete_head();
+
+    asiocurl::detail::easy_state* handle_ = nullptr;  // null once the transfer ended
+    curl_slist* headers_ = nullptr;
+    std::shared_ptr<progress_reporter> progress_;
+    unsigned status_ = 0;
+    bool location_ = false;  // the current head has a Location field
+    bool follow_redirects_ = false;
+    bool head_complete_ = false;
+};
+
+// Reads what curl knows about the finished transfer.
+void collect_info(CURL* handle, const char* error_message, transfer_info& info);
+
+// An exchange's result with options::max_response_size applied: errc::response_too_large whoever noticed the
+// limit — the fetch's sink (`refused_by_sink`), or curl itself (CURLE_FILESIZE_EXCEEDED).
+error_code size_limited_result(error_code ec, const options& opts, bool refused_by_sink);
+
+}  // namespace asiocurl::http::detail
+
+#endif

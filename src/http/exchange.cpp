@@ -1,0 +1,121 @@
+// One HTTP exchange over a lent handle (detail/exchange.hpp): setup, curl's callbacks, the head-complete
+// rule, the end.
+#include <asiocurl/detail/borrowed_easy.hpp>
+#include <asiocurl/http/detail/exchange.hpp>
+#include <asiocurl/http/detail/progress_reporter.hpp>
+#include <asiocurl/http/detail/request_options.hpp>
+
+#include <boost/beast/core/string.hpp>
+
+namespace asiocurl::http::detail {
+
+error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request_view& request,
+                             const options& opts, boost::asio::any_io_executor progress_executor) {
+    handle_ = &handle;
+    follow_redirects_ = opts.follow_redirects;
+    if (auto ec = apply_request_options(handle.handle, request, opts, headers_)) return ec;
+    CURL* curl = handle.handle;
+    // The data callbacks are this object's, called directly (not through easy::set's forwarders): each checks
+    // that the transfer was not aborted meanwhile, as the forwarders do (DESIGN rule 12).
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &exchange::header_callback);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, static_cast<void*>(this));
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &exchange::write_callback);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, static_cast<void*>(this));
+    if (request.has_body) {
+        curl_easy_setopt(curl, CURLOPT_READFUNCTION, &exchange::read_callback);
+        curl_easy_setopt(curl, CURLOPT_READDATA, static_cast<void*>(this));
+    }
+    handle.callbacks_owned = true;
+    handle.share_owned = opts.cookies != nullptr;
+    if (opts.on_progress) {
+        progress_ = std::make_shared<progress_reporter>(std::move(progress_executor), opts.on_progress,
+                                                        opts.progress_interval);
+        progress_->install(curl);
+    }
+    handle.transfer.observer = this;
+    if (opts.customize) {
+        // The user's own options go last, through an `easy` that borrows the handle.
+        error_code ec;
+        asiocurl::detail::borrowed_easy borrowed(handle);
+        try {
+            opts.customize(borrowed.get());
+        } catch (const system_error& failure) {
+            ec = failure.code();
+        }
+        if (ec) return ec;
+    }
+    return {};
+}
+
+exchange::~exchange() {
+    curl_slist_free_all(headers_);
+}
+
+void exchange::complete_head() {
+    head_complete_ = true;
+    on_final_head();
+}
+
+std::size_t exchange::header_callback(char* data, std::size_t size, std::size_t count, void* self) {
+    auto& x = *static_cast<exchange*>(self);
+    const std::size_t length = size * count;
+    if (x.handle_->aborted()) return CURL_WRITEFUNC_ERROR;
+    if (x.head_complete_) return length;  // trailers
+    const head_line line = parse_head_line(std::string_view(data, length));
+    switch (line.what) {
+        case head_line::kind::status:
+            // A new head: a redirect being followed, or a 1xx before the final one.
+            x.status_ = line.status;
+            x.location_ = false;
+            x.on_status(line.version, line.status, line.reason);
+            break;
+        case head_line::kind::field:
+            if (boost::beast::iequals(line.name, "location")) x.location_ = true;
+            x.on_field(line.name, line.value);
+            break;
+        case head_line::kind::end:
+            // The one rule for every face: the final head ends with a blank line after a status of 200 or
+            // more that is not a redirect curl follows (CONNECT responses of a proxy are suppressed).
+            if (x.status_ >= 200 && !is_followed_redirect(x.status_, x.location_, x.follow_redirects_))
+                x.complete_head();
+            break;
+        case head_line::kind::other:
+            break;
+    }
+    return x.handle_->aborted() ? CURL_WRITEFUNC_ERROR : length;
+}
+
+std::size_t exchange::write_callback(char* data, std::size_t size, std::size_t count, void* self) {
+    auto& x = *static_cast<exchange*>(self);
+    if (x.handle_->aborted()) return CURL_WRITEFUNC_ERROR;
+    if (!x.head_complete_) x.complete_head();
+    const std::size_t taken = x.on_body(data, size * count);
+    return x.handle_->aborted() ? CURL_WRITEFUNC_ERROR : taken;
+}
+
+std::size_t exchange::read_callback(char* data, std::size_t size, std::size_t count, void* self) {
+    auto& x = *static_cast<exchange*>(self);
+    if (x.handle_->aborted()) return CURL_READFUNC_ABORT;
+    const std::size_t given = x.on_request_body(data, size * count);
+    return x.handle_->aborted() ? CURL_READFUNC_ABORT : given;
+}
+
+void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& ec) noexcept {
+    if (!head_complete_ && !ec) complete_head();  // a response without a body (204, HEAD, Content-Length: 0)
+    transfer_info& target = info();
+    collect_info(state.handle, state.error_buffer, target);
+    if (progress_) progress_->end(state.handle);
+    const error_code curls = ec;
+    on_end(ec);
+    if (ec != curls) target.error_message = ec.message();  // the face's verdict, not curl's text
+    // The handle goes back to the multi's idle pool now: nothing of this exchange may touch it afterwards.
+    curl_slist_free_all(headers_);
+    headers_ = nullptr;
+    handle_ = nullptr;
+}
+
+void exchange::report_end_of_progress() {
+    if (progress_) progress_->report_end();
+}
+
+}  // namespace asiocurl::http::detail

@@ -1,0 +1,320 @@
+// A request's checks and its curl options (the http layer's half of an exchange's setup), and what curl knows
+// at the end.
+#include <asiocurl/easy.hpp>
+#include <asiocurl/http/cookie_jar.hpp>
+#include <asiocurl/http/detail/exchange.hpp>
+#include <asiocurl/http/detail/request_options.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string>
+
+namespace asiocurl::http::detail {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// CR or LF would end the header (or the request line) early and let the rest be read as the attacker's
+// own header; NUL would cut curl's C string short.
+bool has_line_break(std::string_view text) {
+    return text.find_first_of("\r\n", 0, 3) != std::string_view::npos;
+}
+
+bool is_token(std::string_view name) {
+    static constexpr std::string_view separators = "()<>@,;:\\\"/[]?={} \t";
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u > 32 && u < 127 && separators.find(c) == std::string_view::npos;
+    });
+}
+
+// Hop-by-hop headers and those curl derives itself: a request forwarded from a Beast server must not carry
+// the client's connection management, framing or Host to the upstream.
+bool is_managed_by_curl(std::string_view name) {
+    static constexpr std::array<std::string_view, 10> managed = {
+        "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
+        "te",   "trailer",        "proxy-connection",  "expect"};
+    return std::any_of(managed.begin(), managed.end(), [&](std::string_view m) { return iequals(m, name); });
+}
+
+bool is_absolute_url(std::string_view target) {
+    const auto scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos || scheme_end == 0) return false;
+    return std::all_of(target.begin(), target.begin() + static_cast<std::ptrdiff_t>(scheme_end), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+    });
+}
+
+long curl_http_version(http_version v) {
+    switch (v) {
+        case http_version::http1_1:
+            return CURL_HTTP_VERSION_1_1;
+        case http_version::http2_tls:
+            return CURL_HTTP_VERSION_2TLS;
+        case http_version::http2_prior_knowledge:
+            return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+        case http_version::any:
+            break;
+    }
+    return CURL_HTTP_VERSION_2TLS;
+}
+
+error_code result(CURLcode code) {
+    return code == CURLE_OK ? error_code{} : make_error_code(code);
+}
+
+// A string option, when set (after curl_easy_reset every one is unset, which is what an empty one means).
+CURLcode set_text(CURL* handle, CURLoption option, const std::string& value) {
+    return value.empty() ? CURLE_OK : curl_easy_setopt(handle, option, value.c_str());
+}
+
+}  // namespace
+
+error_code build_url(const request_view& request, const options& opts, std::string& url) {
+    url.clear();
+    if (is_absolute_url(request.target))
+        url.assign(request.target);
+    else if (!opts.base_url.empty()) {
+        url = opts.base_url;
+        if (url.back() == '/' && request.target.starts_with('/')) url.pop_back();
+        url += request.target;
+    } else
+        return errc::no_url;
+    if (has_line_break(url) || has_line_break(request.method) || !is_token(request.method))
+        return errc::header_injection;
+    return {};
+}
+
+request_view& scratch_request_view() {
+    thread_local request_view view;
+    return view;
+}
+
+error_code apply_request_options(CURL* handle, const request_view& request, const options& opts,
+                                 curl_slist*& headers) {
+    // Reused, so that a fetch in steady state builds its URL without an allocation.
+    thread_local std::string url, line;
+    if (auto ec = build_url(request, opts, url)) return ec;
+    for (const auto& [name, value] : request.fields) {
+        if (!is_token(name) || has_line_break(value)) return errc::header_injection;
+        if (is_managed_by_curl(name)) continue;
+        // "Name;" is curl's way to send a header with an empty value ("Name:" would remove it).
+        line.assign(name);
+        line += value.empty() ? ";" : ": ";
+        line += value;
+        curl_slist* longer = curl_slist_append(headers, line.c_str());
+        if (!longer) return make_error_code(CURLE_OUT_OF_MEMORY);
+        headers = longer;
+    }
+    // curl would otherwise hold a body back for up to a second waiting for "100 Continue".
+    if (request.has_body) headers = curl_slist_append(headers, "Expect:");
+
+    // Only what differs from curl_easy_reset's defaults is set (the handle comes reset from the idle pool, or
+    // fresh), with curl_easy_setopt itself: the types are known here, so easy::set's checks are not needed.
+    CURLcode code = curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+    auto set = [&](CURLoption option, auto value) {
+        if (code == CURLE_OK) code = curl_easy_setopt(handle, option, value);
+    };
+    set(CURLOPT_PROTOCOLS_STR, opts.allowed_protocols.c_str());
+    set(CURLOPT_REDIR_PROTOCOLS_STR, opts.allowed_protocols.c_str());
+    if (headers) set(CURLOPT_HTTPHEADER, headers);
+    if (request.has_body) {
+        set(CURLOPT_POST, 1L);
+        set(CURLOPT_POSTFIELDSIZE_LARGE,
+            request.body_size ? static_cast<curl_off_t>(*request.body_size) : curl_off_t{-1});
+        if (request.method != "POST") set(CURLOPT_CUSTOMREQUEST, std::string(request.method).c_str());
+    } else if (request.method == "HEAD") {
+        set(CURLOPT_NOBODY, 1L);
+    } else if (request.method != "GET") {
+        set(CURLOPT_CUSTOMREQUEST, std::string(request.method).c_str());
+    }
+    if (opts.timeout.count() > 0) set(CURLOPT_TIMEOUT_MS, static_cast<long>(opts.timeout.count()));
+    if (opts.connect_timeout.count() > 0)
+        set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.connect_timeout.count()));
+    if (opts.follow_redirects) {
+        set(CURLOPT_FOLLOWLOCATION, 1L);
+        set(CURLOPT_MAXREDIRS, opts.max_redirects);
+    }
+    if (!opts.tls.verify_peer) set(CURLOPT_SSL_VERIFYPEER, 0L);
+    if (!opts.tls.verify_host) set(CURLOPT_SSL_VERIFYHOST, 0L);
+    if (code == CURLE_OK) code = set_text(handle, CURLOPT_CAINFO, opts.tls.ca_file);
+    if (code == CURLE_OK) code = set_text(handle, CURLOPT_CAPATH, opts.tls.ca_path);
+    if (code == CURLE_OK) code = set_text(handle, CURLOPT_SSLCERT, opts.tls.client_certificate);
+    if (code == CURLE_OK) code = set_text(handle, CURLOPT_SSLKEY, opts.tls.client_key);
+    if (code == CURLE_OK) code = set_text(handle, CURLOPT_PINNEDPUBLICKEY, opts.tls.pinned_public_key);
+    set(CURLOPT_SSLVERSION, opts.tls.min_version);
+    // An empty proxy string makes curl ignore http_proxy & co.: a fetch goes where its options say.
+    set(CURLOPT_PROXY, opts.proxy.c_str());
+    if (opts.proxy_tunnel) set(CURLOPT_HTTPPROXYTUNNEL, 1L);
+    set(CURLOPT_HTTP_VERSION, curl_http_version(opts.version));
+    // PIPEWAIT holds every other transfer to the host until the first connection shows whether it
+    // multiplexes: right for HTTP/2, but over plain HTTP/1.1 that is only known from the first response, so
+    // one stalled fetch would hold back the rest. Only where HTTP/2 is possible: TLS (ALPN) or h2c.
+    const bool may_multiplex = opts.version == http_version::http2_prior_knowledge ||
+                               (opts.version != http_version::http1_1 && url.starts_with("https://"));
+    if (may_multiplex) set(CURLOPT_PIPEWAIT, 1L);
+    if (opts.decompress) set(CURLOPT_ACCEPT_ENCODING, "");
+    if (code == CURLE_OK) code = set_text(handle, CURLOPT_USERAGENT, opts.user_agent);
+    if (opts.max_response_size > 0)  // refused up front when the server announces the length
+        set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(opts.max_response_size));
+    // A proxy's "200 Connection established" is not the response anybody waits for.
+    set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    if (opts.cookies) {
+        set(CURLOPT_SHARE, opts.cookies->native_handle());
+        set(CURLOPT_COOKIEFILE, "");  // "" switches the cookie engine on, reading no file
+    }
+    return result(code);
+}
+
+head_line parse_head_line(std::string_view raw) noexcept {
+    head_line out;
+    std::string_view line = raw;
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+        line.remove_suffix(1);
+    if (line.empty()) {
+        out.what = head_line::kind::end;
+        return out;
+    }
+    if (line.starts_with("HTTP/")) {
+        out.what = head_line::kind::status;
+        const auto space = line.find(' ');
+        const std::string_view version = line.substr(5, space == std::string_view::npos ? 0 : space - 5);
+        if (version == "1.0")
+            out.version = 10;
+        else if (version == "2" || version == "2.0")
+            out.version = 20;
+        else if (version == "3")
+            out.version = 30;
+        if (space != std::string_view::npos) {
+            const std::string_view rest = line.substr(space + 1);
+            const std::string_view code = rest.substr(0, 3);
+            if (code.size() == 3 &&
+                std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }))
+                out.status =
+                    static_cast<unsigned>((code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0'));
+            const auto reason_start = rest.find(' ');
+            if (reason_start != std::string_view::npos) out.reason = rest.substr(reason_start + 1);
+        }
+        return out;
+    }
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return out;  // junk curl let by
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+        value.remove_suffix(1);
+    out.what = head_line::kind::field;
+    out.name = line.substr(0, colon);
+    out.value = value;
+    return out;
+}
+
+bool is_followed_redirect(unsigned status, bool has_location, bool follow_redirects) noexcept {
+    if (!follow_redirects || !has_location) return false;
+    switch (status) {
+        case 301:
+        case 302:
+        case 303:
+        case 307:
+        case 308:
+            return true;
+        default:
+            return false;
+    }
+}
+
+error_code size_limited_result(error_code ec, const options& opts, bool refused_by_sink) {
+    // curl refuses a length announced over CURLOPT_MAXFILESIZE_LARGE before the body starts, and since 8.4
+    // also stops a body that grows past it (it then writes exactly the limit, so the write callback never
+    // sees more): both are CURLE_FILESIZE_EXCEEDED, which only the limit set here can cause.
+    if (refused_by_sink || (opts.max_response_size > 0 && ec == make_error_code(CURLE_FILESIZE_EXCEEDED)))
+        return errc::response_too_large;
+    return ec;
+}
+
+// ---- what curl knows at the end ----
+namespace {
+
+std::chrono::microseconds micros(CURL* handle, CURLINFO what) {
+    curl_off_t value = 0;
+    curl_easy_getinfo(handle, what, &value);
+    return std::chrono::microseconds(value);
+}
+
+// Infos that curl added after 7.88, by number so that a build against 7.88's headers reads them too when it
+// runs on a newer libcurl; asked for only when the running one has them.
+constexpr auto info_xfer_id = static_cast<CURLINFO>(CURLINFO_OFF_T + 63);     // CURLINFO_XFER_ID, 8.2
+constexpr auto info_conn_id = static_cast<CURLINFO>(CURLINFO_OFF_T + 64);     // CURLINFO_CONN_ID, 8.2
+constexpr auto info_queue_time = static_cast<CURLINFO>(CURLINFO_OFF_T + 65);  // CURLINFO_QUEUE_TIME_T, 8.6
+#if LIBCURL_VERSION_NUM >= 0x080600
+static_assert(CURLINFO_XFER_ID == info_xfer_id && CURLINFO_CONN_ID == info_conn_id &&
+              CURLINFO_QUEUE_TIME_T == info_queue_time);
+#endif
+
+unsigned running_curl_version() {
+    static const unsigned version = curl_version_info(CURLVERSION_NOW)->version_num;
+    return version;
+}
+
+// curl answers -1 for an id it has not assigned (no connection was made).
+std::optional<std::int64_t> curl_id(CURL* handle, CURLINFO what) {
+    curl_off_t id = -1;
+    if (curl_easy_getinfo(handle, what, &id) != CURLE_OK || id < 0) return std::nullopt;
+    return static_cast<std::int64_t>(id);
+}
+
+}  // namespace
+
+void collect_info(CURL* handle, const char* error_message, transfer_info& info) {
+    info.error_message = error_message;
+    char* url = nullptr;
+    curl_easy_getinfo(handle, CURLINFO_EFFECTIVE_URL, &url);
+    if (url) info.effective_url = url;
+    curl_easy_getinfo(handle, CURLINFO_REDIRECT_COUNT, &info.redirect_count);
+    info.times.resolve = micros(handle, CURLINFO_NAMELOOKUP_TIME_T);
+    info.times.connect = micros(handle, CURLINFO_CONNECT_TIME_T);
+    info.times.tls = micros(handle, CURLINFO_APPCONNECT_TIME_T);
+    info.times.first_byte = micros(handle, CURLINFO_STARTTRANSFER_TIME_T);
+    info.times.total = micros(handle, CURLINFO_TOTAL_TIME_T);
+    curl_off_t sent = 0, received = 0;
+    curl_easy_getinfo(handle, CURLINFO_SIZE_UPLOAD_T, &sent);
+    curl_easy_getinfo(handle, CURLINFO_SIZE_DOWNLOAD_T, &received);
+    info.bytes_sent = static_cast<std::uint64_t>(sent);
+    info.bytes_received = static_cast<std::uint64_t>(received);
+    long connects = 0;
+    curl_easy_getinfo(handle, CURLINFO_NUM_CONNECTS, &connects);
+    info.connection_reused = connects == 0;
+    if (running_curl_version() >= 0x080200) {
+        info.connection_id = curl_id(handle, info_conn_id);
+        info.transfer_id = curl_id(handle, info_xfer_id);
+    }
+    if (running_curl_version() >= 0x080600) info.times.queue = micros(handle, info_queue_time);
+    long version = 0;
+    curl_easy_getinfo(handle, CURLINFO_HTTP_VERSION, &version);
+    switch (version) {
+        case CURL_HTTP_VERSION_1_0:
+            info.http_version = 10;
+            break;
+        case CURL_HTTP_VERSION_1_1:
+            info.http_version = 11;
+            break;
+        case CURL_HTTP_VERSION_2_0:
+            info.http_version = 20;
+            break;
+        case CURL_HTTP_VERSION_3:
+            info.http_version = 30;
+            break;
+        default:
+            info.http_version = 0;
+            break;
+    }
+}
+
+}  // namespace asiocurl::http::detail
