@@ -28,6 +28,16 @@ void apply_library_defaults(easy_state& state) noexcept {
     curl_easy_setopt(state.handle, CURLOPT_QUICK_EXIT, 1L);
 }
 
+void reset_lent(easy_state& state) noexcept {
+    curl_easy_setopt(state.handle, CURLOPT_SHARE, static_cast<CURLSH*>(nullptr));
+    curl_easy_setopt(state.handle, CURLOPT_COOKIEFILE, static_cast<char*>(nullptr));
+    curl_easy_setopt(state.handle, CURLOPT_COOKIELIST, "ALL");
+    curl_easy_reset(state.handle);
+    state.callbacks = {};
+    state.applied_options.reset();
+    apply_library_defaults(state);
+}
+
 void throw_error(const error_code& ec, const char* what) {
     throw system_error(ec, what);
 }

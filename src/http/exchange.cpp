@@ -13,8 +13,19 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
                              const options& opts, boost::asio::any_io_executor progress_executor) {
     handle_ = &handle;
     follow_redirects_ = opts.follow_redirects;
-    if (auto ec = apply_request_options(handle.handle, request, opts, headers_)) return ec;
     CURL* curl = handle.handle;
+    // The options of the last exchange on this handle, if they are the very same: kept (no reset, no setopt
+    // but the request's own). Otherwise the handle is reset, if it was not, and everything is set.
+    const bool reusable = reusable_setup::applies(request, opts);
+    const auto* applied = static_cast<const reusable_setup*>(handle.applied_options.get());
+    if (reusable && applied && applied->matches(request, opts)) {
+        if (auto ec = apply_request_target(curl, request, opts, headers_)) return ec;
+    } else {
+        if (applied) asiocurl::detail::reset_lent(handle);
+        if (auto ec = apply_request_options(curl, request, opts, headers_)) return ec;
+        if (reusable) handle.applied_options = std::make_shared<reusable_setup>(request, opts);
+    }
+    handle.keep_options = reusable;
     // The data callbacks are this object's, called directly (not through easy::set's forwarders): each checks
     // that the transfer was not aborted meanwhile, as the forwarders do (DESIGN rule 12).
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &exchange::header_callback);
@@ -109,6 +120,7 @@ void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& 
     on_end(ec);
     if (ec != curls) target.error_message = ec.message();  // the face's verdict, not curl's text
     // The handle goes back to the multi's idle pool now: nothing of this exchange may touch it afterwards.
+    curl_easy_setopt(state.handle, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));  // freed next
     curl_slist_free_all(headers_);
     headers_ = nullptr;
     handle_ = nullptr;

@@ -96,10 +96,13 @@ request_view& scratch_request_view() {
     return view;
 }
 
-error_code apply_request_options(CURL* handle, const request_view& request, const options& opts,
-                                 curl_slist*& headers) {
+namespace {
+
+// The request's URL (in `url`) and header lines; the URL set on `handle`.
+error_code set_target(CURL* handle, const request_view& request, const options& opts, curl_slist*& headers,
+                      std::string& url) {
     // Reused, so that a fetch in steady state builds its URL without an allocation.
-    thread_local std::string url, line;
+    thread_local std::string line;
     if (auto ec = build_url(request, opts, url)) return ec;
     for (const auto& [name, value] : request.fields) {
         if (!is_token(name) || has_line_break(value)) return errc::header_injection;
@@ -114,16 +117,31 @@ error_code apply_request_options(CURL* handle, const request_view& request, cons
     }
     // curl would otherwise hold a body back for up to a second waiting for "100 Continue".
     if (request.has_body) headers = curl_slist_append(headers, "Expect:");
+    CURLcode code = curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+    if (code == CURLE_OK) code = curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
+    return result(code);
+}
 
+}  // namespace
+
+error_code apply_request_target(CURL* handle, const request_view& request, const options& opts,
+                                curl_slist*& headers) {
+    thread_local std::string url;
+    return set_target(handle, request, opts, headers, url);
+}
+
+error_code apply_request_options(CURL* handle, const request_view& request, const options& opts,
+                                 curl_slist*& headers) {
+    thread_local std::string url;
+    if (auto ec = set_target(handle, request, opts, headers, url)) return ec;
     // Only what differs from curl_easy_reset's defaults is set (the handle comes reset from the idle pool, or
     // fresh), with curl_easy_setopt itself: the types are known here, so easy::set's checks are not needed.
-    CURLcode code = curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+    CURLcode code = CURLE_OK;
     auto set = [&](CURLoption option, auto value) {
         if (code == CURLE_OK) code = curl_easy_setopt(handle, option, value);
     };
     set(CURLOPT_PROTOCOLS_STR, opts.allowed_protocols.c_str());
     set(CURLOPT_REDIR_PROTOCOLS_STR, opts.allowed_protocols.c_str());
-    if (headers) set(CURLOPT_HTTPHEADER, headers);
     if (request.has_body) {
         set(CURLOPT_POST, 1L);
         set(CURLOPT_POSTFIELDSIZE_LARGE,
@@ -193,9 +211,12 @@ head_line parse_head_line(std::string_view raw) noexcept {
             out.version = 30;
         if (space != std::string_view::npos) {
             const std::string_view rest = line.substr(space + 1);
+            // RFC 9110 15: exactly three digits, the first 1-5 in use but any of 1-9 valid; "0200" or
+            // "2000" is not a status (the fuzzer found "0200" read as 20), and the caller sees 0.
             const std::string_view code = rest.substr(0, 3);
-            if (code.size() == 3 &&
-                std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            const bool digits = code.size() == 3 && std::all_of(code.begin(), code.end(),
+                                                                [](char c) { return c >= '0' && c <= '9'; });
+            if (digits && code[0] != '0' && (rest.size() == 3 || rest[3] == ' '))
                 out.status =
                     static_cast<unsigned>((code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0'));
             const auto reason_start = rest.find(' ');
@@ -228,6 +249,49 @@ bool is_followed_redirect(unsigned status, bool has_location, bool follow_redire
         default:
             return false;
     }
+}
+
+bool reusable_setup::applies(const request_view& request, const options& opts) noexcept {
+    return !opts.customize && !opts.cookies && !opts.on_progress && !request.has_body;
+}
+
+namespace {
+// Whether the request's URL is https (which decides PIPEWAIT), as build_url() would make it.
+bool goes_to_https(const request_view& request, const options& o) {
+    return is_absolute_url(request.target) ? request.target.starts_with("https://")
+                                           : o.base_url.starts_with("https://");
+}
+}  // namespace
+
+reusable_setup::reusable_setup(const request_view& request, const options& o)
+    : method(request.method), https(goes_to_https(request, o)) {
+    opts.allowed_protocols = o.allowed_protocols;
+    opts.timeout = o.timeout;
+    opts.connect_timeout = o.connect_timeout;
+    opts.follow_redirects = o.follow_redirects;
+    opts.max_redirects = o.max_redirects;
+    opts.tls = o.tls;
+    opts.proxy = o.proxy;
+    opts.proxy_tunnel = o.proxy_tunnel;
+    opts.version = o.version;
+    opts.decompress = o.decompress;
+    opts.user_agent = o.user_agent;
+    opts.max_response_size = o.max_response_size;
+}
+
+// Every plain value apply_request_options() turns into an option, and what decides PIPEWAIT (the scheme).
+bool reusable_setup::matches(const request_view& request, const options& o) const noexcept {
+    const auto& t = opts.tls;
+    return request.method == method && goes_to_https(request, o) == https &&
+           o.allowed_protocols == opts.allowed_protocols && o.timeout == opts.timeout &&
+           o.connect_timeout == opts.connect_timeout && o.follow_redirects == opts.follow_redirects &&
+           o.max_redirects == opts.max_redirects && o.tls.verify_peer == t.verify_peer &&
+           o.tls.verify_host == t.verify_host && o.tls.ca_file == t.ca_file && o.tls.ca_path == t.ca_path &&
+           o.tls.client_certificate == t.client_certificate && o.tls.client_key == t.client_key &&
+           o.tls.pinned_public_key == t.pinned_public_key && o.tls.min_version == t.min_version &&
+           o.proxy == opts.proxy && o.proxy_tunnel == opts.proxy_tunnel && o.version == opts.version &&
+           o.decompress == opts.decompress && o.user_agent == opts.user_agent &&
+           o.max_response_size == opts.max_response_size;
 }
 
 error_code size_limited_result(error_code ec, const options& opts, bool refused_by_sink) {

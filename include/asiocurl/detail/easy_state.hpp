@@ -9,6 +9,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 
 #include <cstdint>
+#include <memory>
 
 namespace asiocurl::detail {
 
@@ -55,6 +56,12 @@ struct easy_state {
     bool callbacks_owned = false;
     // CURLOPT_SHARE is a cookie jar's: easy::set refuses another share, which would silently replace it.
     bool share_owned = false;
+    // A lent handle's options as its last exchange set them, recorded by the http layer (opaque here). With
+    // `keep_options` the multi takes it back without curl_easy_reset: an exchange asking for the very same
+    // options then sets only what is its own (the URL, headers, callbacks' data), and one asking for others
+    // resets it first (the multi's reset_lent()).
+    std::shared_ptr<void> applied_options;
+    bool keep_options = false;
 
     // The transfer in flight, if any. Written and read only on the executor of the multi running it.
     struct transfer {
@@ -98,6 +105,12 @@ inline void request_pause(easy_state& state, int bitmask) {
 
 // Sets the options every handle the library owns must carry, after creation and after curl_easy_reset.
 void apply_library_defaults(easy_state& state) noexcept;
+
+// Back to a fresh handle's options, keeping its connections, TLS sessions and DNS cache. curl_easy_reset
+// keeps the handle's share and cookies too: the next user must see neither (a jar's cookies would go to
+// requests that did not ask for it). So the share goes first, then the handle's own cookies and its list of
+// cookie files (which 7.88's reset would leak), then every option.
+void reset_lent(easy_state& state) noexcept;
 
 }  // namespace asiocurl::detail
 

@@ -289,17 +289,11 @@ void multi_core<Engine>::take_back(easy_state& state, const error_code& outcome)
                      outcome == make_error_code(CURLE_FAILED_INIT);
     state.transfer.observer = nullptr;
     if (!odd && !shut_down_.load(std::memory_order_acquire)) {
-        // curl_easy_reset keeps the handle's share and cookies: the next exchange must see neither (a jar's
-        // cookies would go to requests that did not ask for it). The share first, then the handle's own
-        // cookies and the list of cookie files (which 7.88's reset would leak).
-        curl_easy_setopt(state.handle, CURLOPT_SHARE, static_cast<CURLSH*>(nullptr));
-        curl_easy_setopt(state.handle, CURLOPT_COOKIEFILE, static_cast<char*>(nullptr));
-        curl_easy_setopt(state.handle, CURLOPT_COOKIELIST, "ALL");
-        curl_easy_reset(state.handle);
+        if (!state.keep_options) reset_lent(state);  // unless its options may serve the next exchange
+        state.keep_options = false;
         state.error_buffer[0] = '\0';
-        state.callbacks = {};
         state.callbacks_owned = false;
-        apply_library_defaults(state);
+        state.share_owned = false;
         std::lock_guard lock(idle_mutex_);
         if (idle_.size() < idle_limit_) {
             idle_.push_back(&state);

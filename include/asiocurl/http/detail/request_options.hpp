@@ -20,6 +20,24 @@ error_code build_url(const request_view& request, const options& opts, std::stri
 error_code apply_request_options(CURL* handle, const request_view& request, const options& opts,
                                  curl_slist*& headers);
 
+// Sets only what is the request's own — its URL and header lines — on a handle that carries the options of
+// an earlier exchange that asked for the very same ones (reusable_setup::matches).
+error_code apply_request_target(CURL* handle, const request_view& request, const options& opts,
+                                curl_slist*& headers);
+
+// What an exchange set on a handle, kept with the handle in the multi's idle pool: an exchange asking for the
+// same can skip curl_easy_reset and most of its options. Only for exchanges whose options are all plain
+// values: no customize (anything may have been set), no cookie jar, no progress, no request body.
+struct reusable_setup {
+    static bool applies(const request_view& request, const options& opts) noexcept;
+    reusable_setup(const request_view& request, const options& opts);
+    bool matches(const request_view& request, const options& opts) const noexcept;
+
+    std::string method;
+    bool https = false;
+    options opts;  // only the plain values are compared (and kept)
+};
+
 // One line of a response head as curl's header callback delivers it (CR LF or LF at its end).
 struct head_line {
     enum class kind {

@@ -8,6 +8,7 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 
 #include <cstring>
@@ -28,8 +29,12 @@ public:
     using request_type = boost::beast::http::request<RequestBody, RequestFields>;
     using response_type = response<ResponseBody, ResponseFields>;
 
-    fetch_operation(request_type req, options o, response_type into)
-        : result(std::move(into)), request_(std::move(req)), opts_(std::move(o)) {
+    // Each moved once (a fetch's options are many strings and functions).
+    template <class Request, class Options, class Response>
+    fetch_operation(Request&& req, Options&& o, Response&& into)
+        : result(std::forward<Response>(into)),
+          request_(std::forward<Request>(req)),
+          opts_(std::forward<Options>(o)) {
         result.result(0u);  // until a status line arrives (none does when the fetch fails before)
     }
 
@@ -143,12 +148,51 @@ private:
     error_code body_error_;
 };
 
+// The operation lives in memory from the handler's associated allocator (Asio's recycling allocator when it
+// has none, as Asio's own operations do): a fetch in steady state takes its operation from the thread's
+// cache.
+template <class Operation, class Allocator>
+struct operation_deleter {
+    using allocator_type = typename std::allocator_traits<Allocator>::template rebind_alloc<Operation>;
+    allocator_type allocator;
+    void operator()(Operation* op) {
+        std::allocator_traits<allocator_type>::destroy(allocator, op);
+        std::allocator_traits<allocator_type>::deallocate(allocator, op, 1);
+    }
+};
+
+template <class Operation, class Allocator>
+using operation_ptr = std::unique_ptr<Operation, operation_deleter<Operation, Allocator>>;
+
+template <class Operation, class Allocator, class... Args>
+operation_ptr<Operation, Allocator> allocate_operation(const Allocator& allocator, Args&&... args) {
+    operation_deleter<Operation, Allocator> deleter{
+        typename operation_deleter<Operation, Allocator>::allocator_type(allocator)};
+    using traits = std::allocator_traits<typename operation_deleter<Operation, Allocator>::allocator_type>;
+    Operation* memory = traits::allocate(deleter.allocator, 1);
+    try {
+        traits::construct(deleter.allocator, memory, std::forward<Args>(args)...);
+    } catch (...) {
+        traits::deallocate(deleter.allocator, memory, 1);
+        throw;
+    }
+    return operation_ptr<Operation, Allocator>(memory, std::move(deleter));
+}
+
+template <class Handler>
+auto operation_allocator(const Handler& handler) {
+    return boost::asio::get_associated_allocator(handler, boost::asio::recycling_allocator<void>());
+}
+
 // Owns the operation until the end; erased into the multi's completion handler, it keeps the user's
 // handler's associations (executor, allocator, cancellation slot) and hands over the response.
 template <class Operation, class Handler>
 class fetch_completion {
 public:
-    fetch_completion(std::unique_ptr<Operation> op, Handler handler, boost::asio::any_io_executor fallback)
+    using operation_allocator_type = decltype(operation_allocator(std::declval<const Handler&>()));
+    using owned_operation = operation_ptr<Operation, operation_allocator_type>;
+
+    fetch_completion(owned_operation op, Handler handler, boost::asio::any_io_executor fallback)
         : op_(std::move(op)), handler_(std::move(handler)), fallback_(std::move(fallback)) {}
 
     using executor_type = boost::asio::associated_executor_t<Handler, boost::asio::any_io_executor>;
@@ -170,18 +214,21 @@ public:
     }
 
 private:
-    std::unique_ptr<Operation> op_;
+    owned_operation op_;
     Handler handler_;
     boost::asio::any_io_executor fallback_;
 };
 
 struct initiate_fetch {
-    template <class Handler, class Executor, class RequestBody, class RequestFields, class ResponseBody,
-              class ResponseFields>
-    void operator()(Handler&& handler, basic_multi<Executor>* multi,
-                    boost::beast::http::request<RequestBody, RequestFields> request, options opts,
-                    response<ResponseBody, ResponseFields> into) const {
-        using operation = fetch_operation<RequestBody, RequestFields, ResponseBody, ResponseFields>;
+    // The request, options and response come as forwarding references: moved once, into the operation.
+    template <class Handler, class Executor, class Request, class Options, class Response>
+    void operator()(Handler&& handler, basic_multi<Executor>* multi, Request&& request, Options&& opts,
+                    Response&& into) const {
+        using request_type = std::decay_t<Request>;
+        using response_type = std::decay_t<Response>;
+        using operation =
+            fetch_operation<typename request_type::body_type, typename request_type::fields_type,
+                            typename response_type::body_type, typename response_type::fields_type>;
         using handler_type = std::decay_t<Handler>;
         const boost::asio::any_io_executor multi_executor(multi->get_executor());
         // Known here, not once erased: whether the handler runs on the multi's own executor (one hop).
@@ -189,7 +236,8 @@ struct initiate_fetch {
         auto handler_executor = boost::asio::get_associated_executor(handler, multi->get_executor());
         if constexpr (std::is_same_v<decltype(handler_executor), Executor>)
             on_multi_executor = handler_executor == multi->get_executor();
-        auto op = std::make_unique<operation>(std::move(request), std::move(opts), std::move(into));
+        auto op = allocate_operation<operation>(operation_allocator(handler), std::forward<Request>(request),
+                                                std::forward<Options>(opts), std::forward<Response>(into));
         operation& started = *op;
         auto core = asiocurl::detail::multi_access::core(*multi);
         asiocurl::detail::easy_state* handle = core ? core->lend_handle() : nullptr;

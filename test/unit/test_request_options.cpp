@@ -1,0 +1,159 @@
+// The http layer's pure parts, without a transfer: the response head's lines as curl's header callback hands
+// them over, the request's URL, its refusals, and when a handle's earlier options may be kept. The fuzz
+// target (test/fuzz) checks the same functions for crashes and properties; the inputs it found live here.
+#include <asiocurl/http/detail/request_options.hpp>
+
+#include <gtest/gtest.h>
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <string>
+
+namespace asiocurl::http::detail {
+namespace {
+
+using kind = head_line::kind;
+
+TEST(head_line, a_status_line_gives_version_status_and_reason) {
+    const auto line = parse_head_line("HTTP/1.1 404 Not Found\r\n");
+    EXPECT_EQ(line.what, kind::status);
+    EXPECT_EQ(line.version, 11u);
+    EXPECT_EQ(line.status, 404u);
+    EXPECT_EQ(line.reason, "Not Found");
+    EXPECT_EQ(parse_head_line("HTTP/2 200\r\n").version, 20u);
+    EXPECT_EQ(parse_head_line("HTTP/2 200\r\n").status, 200u);
+    EXPECT_EQ(parse_head_line("HTTP/1.0 301 Moved\n").version, 10u);
+}
+
+// Found by the fuzzer: "0200" was read as status 20, a value no response can have.
+TEST(head_line, a_status_that_is_not_three_digits_is_zero) {
+    for (const char* raw :
+         {"HTTP/1.1 0200 OK\r\n", "HTTP/1.1 2000 OK\r\n", "HTTP/1.1 20 OK\r\n", "HTTP/1.1 2x0 OK\r\n",
+          "HTTP/1.1\r\n", "HTTP/.1 0200 OK\r\n", "HTTP/1.1 099\r\n"}) {
+        const auto line = parse_head_line(raw);
+        EXPECT_EQ(line.what, kind::status) << raw;
+        EXPECT_EQ(line.status, 0u) << raw;
+    }
+    EXPECT_EQ(parse_head_line("HTTP/1.1 999\r\n").status, 999u);
+}
+
+TEST(head_line, a_field_is_trimmed_and_junk_is_other) {
+    const auto field = parse_head_line("Content-Type: \t text/plain \t\r\n");
+    EXPECT_EQ(field.what, kind::field);
+    EXPECT_EQ(field.name, "Content-Type");
+    EXPECT_EQ(field.value, "text/plain");
+    EXPECT_EQ(parse_head_line("X-Empty:\r\n").value, "");
+    EXPECT_EQ(parse_head_line("\r\n").what, kind::end);
+    EXPECT_EQ(parse_head_line("\n").what, kind::end);
+    EXPECT_EQ(parse_head_line(": no name\r\n").what, kind::other);
+    EXPECT_EQ(parse_head_line("no colon\r\n").what, kind::other);
+}
+
+TEST(head_line, only_the_redirects_curl_follows_continue_the_exchange) {
+    for (unsigned status : {301u, 302u, 303u, 307u, 308u}) {
+        EXPECT_TRUE(is_followed_redirect(status, true, true)) << status;
+        EXPECT_FALSE(is_followed_redirect(status, false, true)) << status;
+        EXPECT_FALSE(is_followed_redirect(status, true, false)) << status;
+    }
+    EXPECT_FALSE(is_followed_redirect(300, true, true));
+    EXPECT_FALSE(is_followed_redirect(304, true, true));
+    EXPECT_FALSE(is_followed_redirect(200, true, true));
+}
+
+request_view get(std::string_view target) {
+    request_view r;
+    r.method = "GET";
+    r.target = target;
+    return r;
+}
+
+TEST(request_url, origin_form_joins_the_base_and_absolute_form_stands_alone) {
+    options opts;
+    opts.base_url = "http://127.0.0.1:8080/";
+    std::string url;
+    EXPECT_FALSE(build_url(get("/a?b=c"), opts, url));
+    EXPECT_EQ(url, "http://127.0.0.1:8080/a?b=c");
+    EXPECT_FALSE(build_url(get("https://[::1]:9/x"), opts, url));
+    EXPECT_EQ(url, "https://[::1]:9/x");
+    opts.base_url.clear();
+    EXPECT_EQ(build_url(get("/a"), opts, url), make_error_code(errc::no_url));
+}
+
+TEST(request_url, line_breaks_and_bad_methods_are_refused) {
+    options opts;
+    opts.base_url = "http://127.0.0.1:8080";
+    std::string url;
+    EXPECT_EQ(build_url(get("/a\r\nX: y"), opts, url), make_error_code(errc::header_injection));
+    auto r = get("/a");
+    r.method = "GE T";
+    EXPECT_EQ(build_url(r, opts, url), make_error_code(errc::header_injection));
+    r.method = "";
+    EXPECT_EQ(build_url(r, opts, url), make_error_code(errc::header_injection));
+}
+
+struct curl_handle {
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle{curl_easy_init(), &curl_easy_cleanup};
+    curl_slist* headers = nullptr;
+    ~curl_handle() { curl_slist_free_all(headers); }
+};
+
+TEST(request_options, header_injection_is_refused_and_curl_managed_fields_dropped) {
+    options opts;
+    opts.base_url = "http://127.0.0.1:9";
+    {
+        curl_handle h;
+        auto r = get("/");
+        r.fields = {{"X-Ok", "1"}, {"Host", "elsewhere"}, {"Connection", "close"}, {"X-Empty", ""}};
+        ASSERT_FALSE(apply_request_options(h.handle.get(), r, opts, h.headers));
+        std::vector<std::string> lines;
+        for (auto* item = h.headers; item; item = item->next)
+            lines.emplace_back(item->data);
+        EXPECT_EQ(lines, (std::vector<std::string>{"X-Ok: 1", "X-Empty;"}));
+    }
+    for (auto field : {std::pair<std::string_view, std::string_view>{"X-Bad", "a\r\nInjected: 1"},
+                       {"X-Bad", std::string_view("a\0b", 3)},
+                       {"Bad Name", "v"},
+                       {"", "v"}}) {
+        curl_handle h;
+        auto r = get("/");
+        r.fields = {field};
+        EXPECT_EQ(apply_request_options(h.handle.get(), r, opts, h.headers),
+                  make_error_code(errc::header_injection))
+            << field.first;
+    }
+}
+
+TEST(request_options, a_kept_setup_matches_only_the_same_plain_options) {
+    options opts;
+    opts.base_url = "http://127.0.0.1:9";
+    const auto r = get("/");
+    ASSERT_TRUE(reusable_setup::applies(r, opts));
+    const reusable_setup kept(r, opts);
+    EXPECT_TRUE(kept.matches(r, opts));
+    EXPECT_TRUE(kept.matches(get("/other"), opts));  // the target is set every time
+
+    auto other = opts;
+    other.timeout = std::chrono::milliseconds(5);
+    EXPECT_FALSE(kept.matches(r, other));
+    other = opts;
+    other.tls.verify_peer = false;
+    EXPECT_FALSE(kept.matches(r, other));
+    other = opts;
+    other.user_agent = "x";
+    EXPECT_FALSE(kept.matches(r, other));
+    auto head = r;
+    head.method = "HEAD";
+    EXPECT_FALSE(kept.matches(head, opts));
+    EXPECT_FALSE(kept.matches(get("https://127.0.0.1:9/"), opts));  // PIPEWAIT depends on the scheme
+
+    auto with_body = r;
+    with_body.has_body = true;
+    EXPECT_FALSE(reusable_setup::applies(with_body, opts));
+    other = opts;
+    other.customize = [](easy&) {};
+    EXPECT_FALSE(reusable_setup::applies(r, other));
+}
+
+}  // namespace
+}  // namespace asiocurl::http::detail
