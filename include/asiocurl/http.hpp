@@ -4,9 +4,11 @@
 
 #include <asiocurl/http/cookie_jar.hpp>
 #include <asiocurl/http/fetch.hpp>
+#include <asiocurl/http/fetch_error.hpp>
 #include <asiocurl/http/options.hpp>
 #include <asiocurl/http/progress.hpp>
 #include <asiocurl/http/response.hpp>
 #include <asiocurl/http/stream.hpp>
+#include <asiocurl/http/with_diagnostics.hpp>
 
 #endif

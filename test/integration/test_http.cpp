@@ -462,6 +462,63 @@ TEST_F(http_test, every_token_family_and_the_executor_contract) {
     EXPECT_TRUE(on_strand);
 }
 
+// A throwing token keeps only the code; with_diagnostics keeps curl's detail and the URL, never a secret.
+TEST_F(http_test, with_diagnostics_throws_curls_detail_and_the_redacted_url) {
+    int finished = 0;
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> boost::asio::awaitable<void> {
+            auto res = co_await http::async_fetch(*m, server.url("/bytes/10"),
+                                                  http::with_diagnostics(boost::asio::use_awaitable));
+            EXPECT_EQ(res.body(), test::expected_body(10));
+            try {
+                co_await http::async_fetch(*m, "http://user:s3cret@127.0.0.1:9/path?token=t0ken",
+                                           http::with_diagnostics(boost::asio::use_awaitable));
+                ADD_FAILURE() << "no exception";
+            } catch (const http::fetch_error& e) {
+                const std::string what = e.what();
+                EXPECT_EQ(e.code(), condition::connect_failed);
+                EXPECT_FALSE(e.curl_message().empty());
+                EXPECT_NE(what.find(e.curl_message()), std::string::npos) << what;
+                EXPECT_EQ(e.url(), "http://127.0.0.1:9/path?...");
+                EXPECT_EQ(what.rfind("http://127.0.0.1:9/path?...: ", 0), 0u) << what;
+                EXPECT_NE(what.find("[curl:7"), std::string::npos) << what;
+                EXPECT_EQ(what.find("s3cret"), std::string::npos) << what;
+                EXPECT_EQ(what.find("t0ken"), std::string::npos) << what;
+            }
+            ++finished;
+        },
+        boost::asio::detached);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return finished == 1; }));
+
+    // The wrapped token's associations survive: its executor, and its cancellation slot.
+    auto strand = boost::asio::make_strand(ioc);
+    boost::asio::cancellation_signal signal;
+    std::exception_ptr failure;
+    int calls = 0;
+    bool on_strand = false;
+    http::async_fetch(*m, server.url("/trickle/100000?chunk=100&interval_ms=5"),
+                      http::with_diagnostics(boost::asio::bind_cancellation_slot(
+                          signal.slot(), boost::asio::bind_executor(strand, [&](std::exception_ptr e, auto) {
+                              failure = e;
+                              on_strand = strand.running_in_this_thread();
+                              ++calls;
+                          }))));
+    ASSERT_TRUE(test::run_until(ioc, [&] { return m->in_flight() == 1 && server.requests_served() > 0; }));
+    signal.emit(boost::asio::cancellation_type::terminal);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return calls > 0; }));
+    ioc.poll();
+    EXPECT_EQ(calls, 1);
+    EXPECT_TRUE(on_strand);
+    ASSERT_TRUE(failure);
+    try {
+        std::rethrow_exception(failure);
+    } catch (const http::fetch_error& e) {
+        EXPECT_EQ(e.code(), boost::asio::error::operation_aborted);
+        EXPECT_EQ(e.url().rfind(server.url("/trickle/100000"), 0), 0u) << e.url();
+    }
+}
+
 TEST_F(http_test, the_bound_allocator_is_used) {
     auto counts = std::make_shared<std::pair<int, int>>(0, 0);
     std::optional<error_code> result;

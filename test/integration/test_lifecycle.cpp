@@ -284,9 +284,9 @@ TEST(lifecycle_cancellation, total_before_the_transfer_reached_curl_aborts_fetch
     auto work = asio::make_work_guard(ioc);
     std::thread runner([&] { ioc.run(); });
     {
-        strand_multi m(asio::make_strand(ioc));
+        std::optional<strand_multi> m(std::in_place, asio::make_strand(ioc));
         std::promise<void> strand_busy, release;
-        asio::post(m.get_executor(), [&] {
+        asio::post(m->get_executor(), [&] {
             strand_busy.set_value();
             release.get_future().wait();
         });
@@ -295,17 +295,17 @@ TEST(lifecycle_cancellation, total_before_the_transfer_reached_curl_aborts_fetch
         asio::cancellation_signal fetch_signal, perform_signal, stream_signal;
         std::promise<error_code> fetched, performed, header_read;
         http::async_fetch(
-            m, server.url("/bytes/100"),
+            *m, server.url("/bytes/100"),
             asio::bind_cancellation_slot(fetch_signal.slot(),
                                          [&](error_code ec, http::response<>) { fetched.set_value(ec); }));
         easy handle;
         handle.set(CURLOPT_URL, server.url("/bytes/100"));
         handle.discard_body();
-        m.async_perform(handle, asio::bind_cancellation_slot(
-                                    perform_signal.slot(), [&](error_code ec) { performed.set_value(ec); }));
-        http::basic_stream<strand_multi::executor_type> stream(m);
-        stream.start(bhttp::request<bhttp::empty_body>(bhttp::verb::get, server.url("/bytes/100"), 11));
-        stream.async_read_header(asio::bind_cancellation_slot(
+        m->async_perform(handle, asio::bind_cancellation_slot(
+                                     perform_signal.slot(), [&](error_code ec) { performed.set_value(ec); }));
+        std::optional<http::basic_stream<strand_multi::executor_type>> stream(std::in_place, *m);
+        stream->start(bhttp::request<bhttp::empty_body>(bhttp::verb::get, server.url("/bytes/100"), 11));
+        stream->async_read_header(asio::bind_cancellation_slot(
             stream_signal.slot(), [&](error_code ec) { header_read.set_value(ec); }));
 
         fetch_signal.emit(asio::cancellation_type::total);
@@ -315,8 +315,14 @@ TEST(lifecycle_cancellation, total_before_the_transfer_reached_curl_aborts_fetch
         EXPECT_EQ(fetched.get_future().get(), asio::error::operation_aborted);
         EXPECT_EQ(performed.get_future().get(), asio::error::operation_aborted);
         EXPECT_EQ(header_read.get_future().get(), asio::error::operation_aborted);
+        // The stream and the multi go on their strand: ~stream posts its cancellation there, and a multi
+        // destroyed from this thread meanwhile would race the io thread running it.
         std::promise<void> gone;
-        asio::post(m.get_executor(), [&] { gone.set_value(); });
+        asio::post(m->get_executor(), [&] {
+            stream.reset();
+            m.reset();
+            gone.set_value();
+        });
         gone.get_future().wait();
     }
     work.reset();

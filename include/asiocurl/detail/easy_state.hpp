@@ -80,8 +80,9 @@ struct easy_state {
         cancellation_relay* cancellation = nullptr;  // one counted reference, while the handler has a slot
         transfer_observer* observer = nullptr;
         std::uint64_t serial = 0;
-        bool started = false;   // the multi's executor has picked it up (added, or failed it)
-        bool orphaned = false;  // the `easy` was destroyed while in flight; the multi owns this state
+        std::uint32_t slot = 0;  // in the multi's table of running transfers, while added to curl
+        bool started = false;    // the multi's executor has picked it up (added, or failed it)
+        bool orphaned = false;   // the `easy` was destroyed while in flight; the multi owns this state
         // Aborted while curl may still be running it (from inside a callback): the forwarders refuse data,
         // and the transfer completes with operation_aborted whatever curl reports later.
         bool doomed = false;

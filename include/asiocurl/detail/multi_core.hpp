@@ -147,7 +147,9 @@ private:
 
     void link_active(easy_state& state) noexcept;
     void unlink_active(easy_state& state) noexcept;
-    bool is_active(const easy_state* state) const noexcept;
+    // The running transfer numbered `serial` in `slot`, or null once it ended: O(1), for work posted with a
+    // transfer's address that may run after the state is gone.
+    easy_state* running(std::uint32_t slot, std::uint64_t serial) const noexcept;
 
     std::atomic<int> refs_{1};
     executor_type executor_;
@@ -163,6 +165,14 @@ private:
 
     easy_state* active_head_ = nullptr;  // transfers added to curl
     std::size_t in_flight_ = 0;
+    // Each running transfer's slot holds its state and serial; a freed slot is reused (no allocation once
+    // the table reached the most transfers in flight at once).
+    struct running_slot {
+        easy_state* state = nullptr;
+        std::uint64_t serial = 0;
+    };
+    std::vector<running_slot> running_slots_;
+    std::vector<std::uint32_t> free_slots_;
     std::vector<easy_state*> orphans_;  // states of easies destroyed inside curl, freed once curl let go
     mutable std::mutex idle_mutex_;     // lend_handle() is called from any thread (a strand multi's)
     std::vector<easy_state*> idle_;

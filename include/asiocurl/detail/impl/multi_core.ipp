@@ -425,9 +425,10 @@ void multi_core<Engine>::set_pause(easy_state& state, int bitmask) {
     if (curl_depth_ == 0) return pause(state, bitmask);
     // From inside a callback: `state` may be gone when curl has returned, so it is looked for by address and
     // serial among the transfers still running.
-    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), s = &state,
+    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), slot = state.transfer.slot,
                                   serial = state.transfer.serial, bitmask, pause] {
-        if (self->is_active(s) && s->transfer.serial == serial && !s->transfer.doomed) pause(*s, bitmask);
+        easy_state* s = self->running(slot, serial);
+        if (s && !s->transfer.doomed) pause(*s, bitmask);
     });
 }
 
@@ -489,9 +490,10 @@ void multi_core<Engine>::fail_transfer_later(CURL* easy, error_code ec, curl_soc
     auto* state = static_cast<easy_state*>(data);
     // Only transfers of this multi can be failed; a socket of an internal handle has nobody to tell.
     if (!state || state->transfer.runner != this) return;
-    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), state,
+    boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), slot = state->transfer.slot,
                                   serial = state->transfer.serial, ec, fd] {
-        if (!self->is_active(state) || state->transfer.serial != serial) return;
+        easy_state* state = self->running(slot, serial);
+        if (!state) return;
         std::snprintf(state->error_buffer, CURL_ERROR_SIZE, "asiocurl: the reactor refused socket %d: %s",
                       static_cast<int>(fd), ec.message().c_str());
         self->abort_transfer(*state, errc::socket_registration);
@@ -707,6 +709,14 @@ void multi_core<Engine>::link_active(easy_state& state) noexcept {
     t.next = active_head_;
     if (active_head_) active_head_->transfer.prev = &state;
     active_head_ = &state;
+    if (free_slots_.empty()) {
+        t.slot = static_cast<std::uint32_t>(running_slots_.size());
+        running_slots_.push_back({&state, t.serial});
+    } else {
+        t.slot = free_slots_.back();
+        free_slots_.pop_back();
+        running_slots_[t.slot] = {&state, t.serial};
+    }
     if (in_flight_++ == 0)
         own_work_ = boost::asio::prefer(executor_, boost::asio::execution::outstanding_work.tracked);
 }
@@ -718,14 +728,15 @@ void multi_core<Engine>::unlink_active(easy_state& state) noexcept {
     if (t.next) t.next->transfer.prev = t.prev;
     if (active_head_ == &state) active_head_ = t.next;
     t.prev = t.next = nullptr;
+    running_slots_[t.slot] = {};
+    free_slots_.push_back(t.slot);
     if (--in_flight_ == 0) own_work_ = boost::asio::any_io_executor();
 }
 
 template <class Engine>
-bool multi_core<Engine>::is_active(const easy_state* state) const noexcept {
-    for (const easy_state* s = active_head_; s; s = s->transfer.next)
-        if (s == state) return true;
-    return false;
+easy_state* multi_core<Engine>::running(std::uint32_t slot, std::uint64_t serial) const noexcept {
+    if (slot >= running_slots_.size() || running_slots_[slot].serial != serial) return nullptr;
+    return running_slots_[slot].state;
 }
 
 template <class Engine>
