@@ -492,11 +492,11 @@ void multi_core<Engine>::fail_transfer_later(CURL* easy, error_code ec, curl_soc
     if (!state || state->transfer.runner != this) return;
     boost::asio::post(executor_, [self = boost::intrusive_ptr<multi_core>(this), slot = state->transfer.slot,
                                   serial = state->transfer.serial, ec, fd] {
-        easy_state* state = self->running(slot, serial);
-        if (!state) return;
-        std::snprintf(state->error_buffer, CURL_ERROR_SIZE, "asiocurl: the reactor refused socket %d: %s",
-                      static_cast<int>(fd), ec.message().c_str());
-        self->abort_transfer(*state, errc::socket_registration);
+        easy_state* still_running = self->running(slot, serial);
+        if (!still_running) return;
+        std::snprintf(still_running->error_buffer, CURL_ERROR_SIZE,
+                      "asiocurl: the reactor refused socket %d: %s", static_cast<int>(fd), ec.message().c_str());
+        self->abort_transfer(*still_running, errc::socket_registration);
     });
 }
 

@@ -1,6 +1,7 @@
 #ifndef ASIOCURL_HTTP_IMPL_FETCH_HPP
 #define ASIOCURL_HTTP_IMPL_FETCH_HPP
 
+#include <asiocurl/detail/block_cache.hpp>
 #include <asiocurl/detail/post_completion.hpp>
 #include <asiocurl/http/detail/exchange.hpp>
 
@@ -8,7 +9,6 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/recycling_allocator.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 
 #include <cstring>
@@ -148,9 +148,9 @@ private:
     error_code body_error_;
 };
 
-// The operation lives in memory from the handler's associated allocator (Asio's recycling allocator when it
-// has none, as Asio's own operations do): a fetch in steady state takes its operation from the thread's
-// cache.
+// The operation lives in memory from the handler's associated allocator; when it has none, from the thread's
+// block cache (Asio's recycling allocator keeps nothing this large): a fetch in steady state takes its
+// operation, and the multi's erased handler, from what the previous fetch of the thread freed.
 template <class Operation, class Allocator>
 struct operation_deleter {
     using allocator_type = typename std::allocator_traits<Allocator>::template rebind_alloc<Operation>;
@@ -181,7 +181,7 @@ operation_ptr<Operation, Allocator> allocate_operation(const Allocator& allocato
 
 template <class Handler>
 auto operation_allocator(const Handler& handler) {
-    return boost::asio::get_associated_allocator(handler, boost::asio::recycling_allocator<void>());
+    return boost::asio::get_associated_allocator(handler, asiocurl::detail::cached_allocator<void>());
 }
 
 // Owns the operation until the end; erased into the multi's completion handler, it keeps the user's
@@ -199,8 +199,8 @@ public:
     executor_type get_executor() const noexcept {
         return boost::asio::get_associated_executor(handler_, fallback_);
     }
-    using allocator_type = boost::asio::associated_allocator_t<Handler>;
-    allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(handler_); }
+    using allocator_type = operation_allocator_type;
+    allocator_type get_allocator() const noexcept { return operation_allocator(handler_); }
     using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
     cancellation_slot_type get_cancellation_slot() const noexcept {
         return boost::asio::get_associated_cancellation_slot(handler_);

@@ -1,0 +1,97 @@
+// Freed operation blocks kept per thread (detail/block_cache.hpp).
+#include <asiocurl/detail/block_cache.hpp>
+
+namespace asiocurl::detail {
+namespace {
+
+constexpr std::size_t rounded(std::size_t size) noexcept {
+    return (size + block_cache::granularity - 1) / block_cache::granularity * block_cache::granularity;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool cache_blocks = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool cache_blocks = false;
+#else
+constexpr bool cache_blocks = true;
+#endif
+#else
+constexpr bool cache_blocks = true;
+#endif
+
+}  // namespace
+
+block_cache::~block_cache() {
+    for (auto& e : entries_)
+        if (e.block) ::operator delete(e.block, e.size);
+}
+
+void* block_cache::allocate(std::size_t size) {
+    const std::size_t wanted = rounded(size);
+    for (auto& e : entries_) {
+        if (e.block && e.size == wanted) {
+            void* block = e.block;
+            e.block = nullptr;
+            return block;
+        }
+    }
+    return ::operator new(wanted);
+}
+
+void block_cache::deallocate(void* block, std::size_t size) noexcept {
+    const std::size_t held = rounded(size);
+    for (auto& e : entries_) {
+        if (!e.block) {
+            e = {block, held};
+            return;
+        }
+    }
+    ::operator delete(block, held);
+}
+
+std::size_t block_cache::cached() const noexcept {
+    std::size_t n = 0;
+    for (const auto& e : entries_)
+        n += e.block != nullptr;
+    return n;
+}
+
+namespace {
+// The thread's cache is reached through trivially destructible thread_locals: a block freed by another
+// thread_local's destructor after the cache's owner has gone goes back to the heap instead of into a
+// destroyed object.
+thread_local block_cache* thread_cache = nullptr;
+thread_local bool thread_cache_closed = false;
+
+struct thread_cache_owner {
+    ~thread_cache_owner() {
+        delete thread_cache;
+        thread_cache = nullptr;
+        thread_cache_closed = true;
+    }
+};
+
+block_cache* thread_block_cache() {
+    if (!thread_cache && !thread_cache_closed) {
+        thread_local thread_cache_owner owner;
+        thread_cache = new block_cache;
+    }
+    return thread_cache;
+}
+}  // namespace
+
+void* allocate_cached(std::size_t size) {
+    block_cache* cache = cache_blocks ? thread_block_cache() : nullptr;
+    return cache ? cache->allocate(size) : ::operator new(rounded(size));
+}
+
+void deallocate_cached(void* block, std::size_t size) noexcept {
+    block_cache* cache = cache_blocks ? thread_block_cache() : nullptr;
+    if (cache)
+        cache->deallocate(block, size);
+    else
+        ::operator delete(block, rounded(size));
+}
+
+}  // namespace asiocurl::detail
