@@ -23,7 +23,8 @@ bool iequals(std::string_view a, std::string_view b) {
 // CR or LF would end the header (or the request line) early and let the rest be read as the attacker's
 // own header; NUL would cut curl's C string short.
 bool has_line_break(std::string_view text) {
-    return text.find_first_of("\r\n", 0, 3) != std::string_view::npos;
+    // One pass (find_first_of searches the set once per character).
+    return std::any_of(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
 bool is_token(std::string_view name) {

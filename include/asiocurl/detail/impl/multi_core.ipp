@@ -495,7 +495,8 @@ void multi_core<Engine>::fail_transfer_later(CURL* easy, error_code ec, curl_soc
         easy_state* still_running = self->running(slot, serial);
         if (!still_running) return;
         std::snprintf(still_running->error_buffer, CURL_ERROR_SIZE,
-                      "asiocurl: the reactor refused socket %d: %s", static_cast<int>(fd), ec.message().c_str());
+                      "asiocurl: the reactor refused socket %d: %s", static_cast<int>(fd),
+                      ec.message().c_str());
         self->abort_transfer(*still_running, errc::socket_registration);
     });
 }
