@@ -3,17 +3,22 @@
 // Beast response. Same arguments and output line as epoll_client.
 // Usage: asiocurl_fetch_client URL N C [--h2]
 //
+// Built a second time with ASIOCURL_BENCH_STREAM as asiocurl_stream_client: each slot reads its responses
+// through an http::stream instead (async_read_header, then async_read_some into a 16 KiB buffer until eof).
+//
 // On stderr it also says how many C++ heap allocations (operator new) and how many of libcurl's (its
 // malloc family, through curl_global_init_mem) one request cost in the second half of the run, when every
 // connection and pool is warm: the steady state.
 #include <asiocurl/http.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +28,12 @@
 #include <string>
 
 namespace {
+
+#ifdef ASIOCURL_BENCH_STREAM
+constexpr const char* client_name = "asiocurl_stream_client";
+#else
+constexpr const char* client_name = "asiocurl_fetch_client";
+#endif
 
 std::atomic<unsigned long> cxx_allocations{0}, curl_allocations{0};
 
@@ -55,15 +66,33 @@ struct bench {
 
     boost::asio::awaitable<void> slot() {
         namespace bhttp = boost::beast::http;
+#ifdef ASIOCURL_BENCH_STREAM
+        std::array<char, 16 * 1024> chunk;
+#endif
         while (started < total) {
             ++started;
             bhttp::request<bhttp::empty_body> request(bhttp::verb::get, url, 11);
+#ifdef ASIOCURL_BENCH_STREAM
+            asiocurl::http::stream body(multi, 16 * 1024);  // the least a stream holds (curl's largest write)
+            body.start(std::move(request), options);
+            auto [ec] = co_await body.async_read_header(boost::asio::as_tuple(boost::asio::use_awaitable));
+            while (!ec) {
+                auto [read_ec, n] = co_await body.async_read_some(
+                    boost::asio::buffer(chunk), boost::asio::as_tuple(boost::asio::use_awaitable));
+                bytes += n;
+                ec = read_ec;
+            }
+            if (ec == boost::asio::error::eof) ec = {};
+            const auto& info = body.header().info;
+#else
             auto [ec, response] = co_await asiocurl::http::async_fetch(
                 multi, std::move(request), options, boost::asio::as_tuple(boost::asio::use_awaitable));
-            if (ec && ++failed == 1)
-                std::fprintf(stderr, "asiocurl_fetch_client: %s (%s)\n", ec.message().c_str(),
-                             response.info.error_message.c_str());
             bytes += response.body().size();
+            const auto& info = response.info;
+#endif
+            if (ec && ++failed == 1)
+                std::fprintf(stderr, "%s: %s (%s)\n", client_name, ec.message().c_str(),
+                             info.error_message.c_str());
             if (++finished == total / 2) {
                 finished_at_half = finished;
                 cxx_at_half = cxx_allocations.load();
@@ -123,16 +152,14 @@ int main(int argc, char** argv) {
     ioc.run();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-    std::printf(
-        "asiocurl_fetch_client requests=%ld concurrency=%ld seconds=%.3f req_per_s=%.0f bytes=%zu "
-        "failed=%ld\n",
-        total, concurrency, seconds, static_cast<double>(total) / seconds, b.bytes, b.failed);
+    std::printf("%s requests=%ld concurrency=%ld seconds=%.3f req_per_s=%.0f bytes=%zu failed=%ld\n",
+                client_name, total, concurrency, seconds, static_cast<double>(total) / seconds, b.bytes,
+                b.failed);
     const long steady = b.finished - b.finished_at_half;
     if (steady > 0)
         std::fprintf(stderr,
-                     "asiocurl_fetch_client: per request in the second half: %.2f C++ allocations, %.2f "
-                     "libcurl allocations\n",
-                     double(cxx_allocations.load() - b.cxx_at_half) / double(steady),
+                     "%s: per request in the second half: %.2f C++ allocations, %.2f libcurl allocations\n",
+                     client_name, double(cxx_allocations.load() - b.cxx_at_half) / double(steady),
                      double(curl_allocations.load() - b.curl_at_half) / double(steady));
     return b.failed ? 1 : 0;
 }

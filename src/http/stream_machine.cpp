@@ -257,20 +257,30 @@ stream_machine::actions stream_machine::on_done(error_code ec) {
 // ---- the buffer, pause and unpause ----
 
 void stream_machine::append(const char* data, std::size_t length) {
-    if (storage_.size() < limit_) storage_.resize(limit_);
-    if (end_ + length > storage_.size() && begin_ > 0) {
-        std::memmove(storage_.data(), storage_.data() + begin_, end_ - begin_);
+    // Uninitialised: zero-filling the whole bound for every stream cost more than the rest of a 1 KiB
+    // exchange (the pages are touched only as bytes arrive).
+    if (!storage_) {
+        storage_ = std::make_unique_for_overwrite<char[]>(limit_);
+        capacity_ = limit_;
+    }
+    if (end_ + length > capacity_ && begin_ > 0) {
+        std::memmove(storage_.get(), storage_.get() + begin_, end_ - begin_);
         end_ -= begin_;
         begin_ = 0;
     }
-    if (end_ + length > storage_.size()) storage_.resize(end_ + length);  // only for a write over the limit
-    std::memcpy(storage_.data() + end_, data, length);
+    if (end_ + length > capacity_) {  // only for a write over the limit
+        auto larger = std::make_unique_for_overwrite<char[]>(end_ + length);
+        std::memcpy(larger.get(), storage_.get(), end_);
+        storage_ = std::move(larger);
+        capacity_ = end_ + length;
+    }
+    std::memcpy(storage_.get() + end_, data, length);
     end_ += length;
     max_buffered_ = std::max(max_buffered_, end_ - begin_);
 }
 
 std::size_t stream_machine::take_buffered(const buffer_list<boost::asio::mutable_buffer>& into) {
-    const std::size_t n = copy_out(into, storage_.data() + begin_, end_ - begin_);
+    const std::size_t n = copy_out(into, storage_.get() + begin_, end_ - begin_);
     begin_ += n;
     if (begin_ == end_) begin_ = end_ = 0;
     return n;

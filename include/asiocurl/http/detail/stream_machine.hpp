@@ -12,9 +12,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace asiocurl::http::detail {
 
@@ -136,7 +136,8 @@ private:
     std::array<bool, 4> waiting_{};
 
     // Receiving: at most `limit_` bytes held here.
-    std::vector<char> storage_;
+    std::unique_ptr<char[]> storage_;  // allocated at the first byte kept
+    std::size_t capacity_ = 0;
     std::size_t begin_ = 0, end_ = 0, max_buffered_ = 0;
     bool receive_paused_ = false;
     std::uint64_t pauses_ = 0;
