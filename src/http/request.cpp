@@ -27,11 +27,18 @@ bool has_line_break(std::string_view text) {
     return std::any_of(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
+// RFC 9110 5.6.2: visible ASCII but the separators. A table: this runs on every method and header name.
+constexpr std::array<bool, 256> token_characters = [] {
+    std::array<bool, 256> table{};
+    constexpr std::string_view separators = "()<>@,;:\\\"/[]?={} \t";
+    for (unsigned c = 33; c < 127; ++c)
+        table[c] = separators.find(static_cast<char>(c)) == std::string_view::npos;
+    return table;
+}();
+
 bool is_token(std::string_view name) {
-    static constexpr std::string_view separators = "()<>@,;:\\\"/[]?={} \t";
     return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u > 32 && u < 127 && separators.find(c) == std::string_view::npos;
+        return token_characters[static_cast<unsigned char>(c)];
     });
 }
 

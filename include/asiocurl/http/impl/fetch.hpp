@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace asiocurl::http {
@@ -29,13 +30,18 @@ public:
     using request_type = boost::beast::http::request<RequestBody, RequestFields>;
     using response_type = response<ResponseBody, ResponseFields>;
 
-    // Each moved once (a fetch's options are many strings and functions).
+    // Each moved once (a fetch's options are many strings and functions); the response given, or made here.
     template <class Request, class Options, class Response>
     fetch_operation(Request&& req, Options&& o, Response&& into)
         : result(std::forward<Response>(into)),
           request_(std::forward<Request>(req)),
           opts_(std::forward<Options>(o)) {
         result.result(0u);  // until a status line arrives (none does when the fetch fails before)
+    }
+    template <class Request, class Options>
+    fetch_operation(Request&& req, Options&& o, std::in_place_type_t<response_type>)
+        : request_(std::forward<Request>(req)), opts_(std::forward<Options>(o)) {
+        result.result(0u);
     }
 
     // Any thread, before the transfer is handed to the multi: checks and sets everything up on `handle`.
@@ -219,13 +225,23 @@ private:
     boost::asio::any_io_executor fallback_;
 };
 
+// The response type of a fetch: the one given, or the one named by std::in_place_type (made in place).
+template <class Response>
+struct fetch_response {
+    using type = Response;
+};
+template <class Response>
+struct fetch_response<std::in_place_type_t<Response>> {
+    using type = Response;
+};
+
 struct initiate_fetch {
     // The request, options and response come as forwarding references: moved once, into the operation.
     template <class Handler, class Executor, class Request, class Options, class Response>
     void operator()(Handler&& handler, basic_multi<Executor>* multi, Request&& request, Options&& opts,
                     Response&& into) const {
         using request_type = std::decay_t<Request>;
-        using response_type = std::decay_t<Response>;
+        using response_type = typename fetch_response<std::decay_t<Response>>::type;
         using operation =
             fetch_operation<typename request_type::body_type, typename request_type::fields_type,
                             typename response_type::body_type, typename response_type::fields_type>;
@@ -266,7 +282,7 @@ auto async_fetch(basic_multi<Executor>& multi,
                  CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(error_code, response<ResponseBody>)>(
         detail::initiate_fetch{}, token, &multi, std::move(request), std::move(opts),
-        response<ResponseBody>());
+        std::in_place_type<response<ResponseBody>>);
 }
 
 template <class Executor, class RequestBody, class RequestFields, class ResponseBody, class ResponseFields,
