@@ -145,6 +145,7 @@ private:
     void remember_live(registration& reg);
     void forget_live(registration& reg) noexcept;
 
+    bool reserve_running_slot() noexcept;
     void link_active(easy_state& state) noexcept;
     void unlink_active(easy_state& state) noexcept;
     // The running transfer numbered `serial` in `slot`, or null once it ended: O(1), for work posted with a

@@ -17,8 +17,10 @@
 #include <boost/asio/strand.hpp>
 
 #include <unistd.h>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <new>
 #include <utility>
 
 namespace asiocurl::detail {
@@ -182,6 +184,13 @@ void multi_core<Engine>::start(easy_state& state) {
     }
     CURL* handle = state.handle;
     state.error_buffer[0] = '\0';
+    if (!reserve_running_slot()) {
+        std::snprintf(state.error_buffer, CURL_ERROR_SIZE, "asiocurl: no memory for the transfer table");
+        const error_code no_memory = make_error_code(CURLE_OUT_OF_MEMORY);
+        complete(state, no_memory);
+        if (state.lent) take_back(state, no_memory);
+        return;
+    }
     // Rule 4's second guard: curl copies these into every connection the handle opens, so pooled connections
     // report their close to this multi even after the handle has moved on.
     curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, &multi_core::on_close_socket);
@@ -702,6 +711,22 @@ void multi_core<Engine>::forget_live(registration& reg) noexcept {
 }
 
 // ---- the list of transfers added to curl -------------------------------------------------------------
+
+// The table grows here, where a failure can still be reported, so that link_active and unlink_active never
+// allocate: free_slots_ can always take back every slot there is.
+template <class Engine>
+bool multi_core<Engine>::reserve_running_slot() noexcept {
+    if (!free_slots_.empty()) return true;
+    try {
+        if (running_slots_.size() == running_slots_.capacity())
+            running_slots_.reserve(std::max<std::size_t>(16, 2 * running_slots_.capacity()));
+        if (free_slots_.capacity() < running_slots_.capacity())
+            free_slots_.reserve(running_slots_.capacity());
+    } catch (const std::bad_alloc&) {
+        return false;
+    }
+    return true;
+}
 
 template <class Engine>
 void multi_core<Engine>::link_active(easy_state& state) noexcept {
