@@ -305,8 +305,11 @@ void multi_core<Engine>::take_back(easy_state& state, const error_code& outcome)
         state.share_owned = false;
         std::lock_guard lock(idle_mutex_);
         if (idle_.size() < idle_limit_) {
-            idle_.push_back(&state);
-            return;
+            try {
+                idle_.push_back(&state);
+                return;
+            } catch (const std::bad_alloc&) {  // no room to keep it: freed like one over the limit
+            }
         }
     }
     free_handle(&state);
