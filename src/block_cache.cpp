@@ -24,7 +24,7 @@ constexpr bool cache_blocks = true;
 
 block_cache::~block_cache() {
     for (auto& e : entries_)
-        if (e.block) ::operator delete(e.block, e.size);
+        if (e.block) ::operator delete(e.block);
 }
 
 void* block_cache::allocate(std::size_t size) {
@@ -47,7 +47,7 @@ void block_cache::deallocate(void* block, std::size_t size) noexcept {
             return;
         }
     }
-    ::operator delete(block, held);
+    ::operator delete(block);
 }
 
 std::size_t block_cache::cached() const noexcept {
@@ -91,7 +91,7 @@ void deallocate_cached(void* block, std::size_t size) noexcept {
     if (cache)
         cache->deallocate(block, size);
     else
-        ::operator delete(block, rounded(size));
+        ::operator delete(block);
 }
 
 }  // namespace asiocurl::detail
