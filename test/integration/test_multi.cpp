@@ -393,6 +393,7 @@ TEST_F(multi_test, errors_carry_curls_message) {
     EXPECT_FALSE(handle.error_message().empty());
     handle.set(CURLOPT_URL, "http://[");
     EXPECT_EQ(perform(handle), condition::bad_url);
+    EXPECT_FALSE(handle.error_message().empty()) << "a malformed URL says why";
     handle.set(CURLOPT_URL, "gopher://127.0.0.1/");
     handle.set(CURLOPT_PROTOCOLS_STR, "http,https");
     EXPECT_EQ(perform(handle), condition::protocol_refused);
