@@ -1,10 +1,13 @@
 // Freed operation blocks kept per thread (detail/block_cache.hpp).
 #include <asiocurl/detail/block_cache.hpp>
 
+#include <new>
+
 namespace asiocurl::detail {
 namespace {
 
 constexpr std::size_t rounded(std::size_t size) noexcept {
+    if (size > static_cast<std::size_t>(-1) - block_cache::granularity) return 0;  // refused by checked_size
     return (size + block_cache::granularity - 1) / block_cache::granularity * block_cache::granularity;
 }
 
@@ -27,8 +30,17 @@ block_cache::~block_cache() {
         if (e.block) ::operator delete(e.block);
 }
 
-void* block_cache::allocate(std::size_t size) {
+namespace {
+// A size that would wrap when rounded up is refused, not turned into a tiny block.
+std::size_t checked_size(std::size_t size) {
     const std::size_t wanted = rounded(size);
+    if (wanted == 0 && size != 0) throw std::bad_alloc();
+    return wanted;
+}
+}  // namespace
+
+void* block_cache::allocate(std::size_t size) {
+    const std::size_t wanted = checked_size(size);
     for (auto& e : entries_) {
         if (e.block && e.size == wanted) {
             void* block = e.block;
@@ -83,7 +95,7 @@ block_cache* thread_block_cache() {
 
 void* allocate_cached(std::size_t size) {
     block_cache* cache = cache_blocks ? thread_block_cache() : nullptr;
-    return cache ? cache->allocate(size) : ::operator new(rounded(size));
+    return cache ? cache->allocate(size) : ::operator new(checked_size(size));
 }
 
 void deallocate_cached(void* block, std::size_t size) noexcept {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -39,6 +41,13 @@ TEST(block_cache, holds_at_most_its_capacity_and_frees_the_rest) {
         cache.deallocate(b, 2000);
     EXPECT_EQ(cache.cached(), block_cache::capacity);
     // The cache's destructor returns what it holds (LeakSanitizer checks).
+}
+
+TEST(block_cache, a_size_that_would_wrap_is_refused) {
+    block_cache cache;
+    EXPECT_THROW(cache.allocate(static_cast<std::size_t>(-1) - 10), std::bad_alloc);
+    EXPECT_THROW(cached_allocator<std::uint64_t>().allocate(static_cast<std::size_t>(-1) / 4),
+                 std::bad_alloc);
 }
 
 TEST(block_cache, the_allocator_works_on_any_thread_and_across_threads) {
