@@ -6,9 +6,15 @@
 namespace asiocurl::detail {
 namespace {
 
+// For a size checked_size() accepted.
 constexpr std::size_t rounded(std::size_t size) noexcept {
-    if (size > static_cast<std::size_t>(-1) - block_cache::granularity) return 0;  // refused by checked_size
     return (size + block_cache::granularity - 1) / block_cache::granularity * block_cache::granularity;
+}
+
+// A size that would wrap when rounded up is refused, not turned into a tiny block.
+std::size_t checked_size(std::size_t size) {
+    if (size > static_cast<std::size_t>(-1) - block_cache::granularity) throw std::bad_alloc();
+    return rounded(size);
 }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -29,15 +35,6 @@ block_cache::~block_cache() {
     for (auto& e : entries_)
         if (e.block) ::operator delete(e.block);
 }
-
-namespace {
-// A size that would wrap when rounded up is refused, not turned into a tiny block.
-std::size_t checked_size(std::size_t size) {
-    const std::size_t wanted = rounded(size);
-    if (wanted == 0 && size != 0) throw std::bad_alloc();
-    return wanted;
-}
-}  // namespace
 
 void* block_cache::allocate(std::size_t size) {
     const std::size_t wanted = checked_size(size);

@@ -278,6 +278,45 @@ TEST_F(scripted, starting_a_transfer_from_inside_a_callback_is_deferred) {
     EXPECT_EQ(second_done.ec, boost::asio::error::operation_aborted);
 }
 
+// Work posted with a transfer's slot and serial (a pause asked for inside curl, rule 9) finds nothing once
+// that transfer ended, even when the next transfer already took the same slot.
+TEST_F(scripted, a_deferred_pause_never_reaches_the_transfer_that_took_its_slot) {
+    easy first, second;
+    socket_pair pair;
+    engine.on_add = [&](CURL* h) {
+        if (h == first.native_handle()) engine.socket_cb(h, pair.local, CURL_POLL_IN);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s != pair.local) return;
+        pair.drain();
+        // Queued before the pause: the second transfer starts (and takes the freed slot) before it runs.
+        boost::asio::post(ioc, [&] { core->initiate(second.state(), second_done.handler(), true); });
+        auto* state = first.state();
+        state->transfer.set_pause(state->transfer.runner, *state, CURLPAUSE_RECV);
+        engine.socket_cb(first.native_handle(), pair.local, CURL_POLL_REMOVE);
+        engine.finish(first.native_handle(), CURLE_OK);
+    };
+    core->initiate(first.state(), first_done.handler(), true);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return engine.added.size() == 1; }, std::chrono::seconds(5)));
+    const auto first_slot = first.state()->transfer.slot;
+    pair.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc,
+        [&] {
+            return first_done.done() && engine.added.size() == 1 &&
+                   engine.added.front() == second.native_handle();
+        },
+        std::chrono::seconds(5)));
+    ioc.poll();
+    EXPECT_FALSE(first_done.ec);
+    EXPECT_EQ(second.state()->transfer.slot, first_slot) << "the slot was not reused: the test shows nothing";
+    EXPECT_TRUE(engine.pauses.empty()) << "the first transfer's pause reached the second";
+    core->cancel_all();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)));
+}
+
 // Rule 9: curl_easy_pause(CONT) calls the socket, timer and write callbacks before it returns. The glue
 // calls it from the executor with curl off the stack, accepts what those callbacks ask (a new socket, timer
 // 0), and a pause requested from inside them (a write callback pausing again) is deferred, not nested.
