@@ -247,6 +247,8 @@ static error_code check_not_owned(const easy_state& state, CURLoption option) {
         case CURLOPT_ERRORBUFFER:          // error_message()
         case CURLOPT_CLOSESOCKETFUNCTION:  // DESIGN rule 4's second guard
         case CURLOPT_CLOSESOCKETDATA:
+        case CURLOPT_OPENSOCKETFUNCTION:  // rule 3, parked: which sockets the glue may keep registered
+        case CURLOPT_OPENSOCKETDATA:
             return errc::option_owned_by_library;
         case CURLOPT_WRITEFUNCTION:
         case CURLOPT_WRITEDATA:

@@ -32,7 +32,9 @@ class borrowed_easy;
 /// transfer is aborted — the `easy` destroyed, the operation cancelled, the multi shut down, even from inside
 /// one of these callbacks while curl goes on in the same call — none of them runs again for that transfer.
 /// Options the library sets itself are refused with `errc::option_owned_by_library`: `CURLOPT_PRIVATE`,
-/// `CURLOPT_ERRORBUFFER`, `CURLOPT_CLOSESOCKETFUNCTION` and its data (DESIGN rule 4); in
+/// `CURLOPT_ERRORBUFFER`, `CURLOPT_CLOSESOCKETFUNCTION`, `CURLOPT_OPENSOCKETFUNCTION` and their data (DESIGN
+/// rules 3 and 4: the glue keeps an idle connection's socket registered only because it opened it and will
+/// see it closed; `CURLOPT_SOCKOPTFUNCTION` remains the user's, for socket options); in
 /// `http::options::customize` also the data callbacks and their data (the exchange's own), and
 /// `CURLOPT_SHARE` beside a cookie jar.
 /// Callbacks set with `curl_easy_setopt` on `native_handle()` bypass this: curl may call them until the curl

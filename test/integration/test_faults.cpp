@@ -378,9 +378,11 @@ TEST_F(fault_test, upload_refused_before_100_continue) {
 }
 
 // Without Expect the body goes out at once. A server that closes as soon as it has answered resets the
-// connection (body bytes are left unread) while curl is still sending: curl 7.88 then reports the 413 if it
-// reads before it next writes, or a send failure if it writes first, and which comes first is a race
-// between the response and the RST behind it. Both are a prompt, clean end; nothing else is.
+// connection (body bytes are left unread) while curl is still sending: curl reports the 413 if it reads
+// before it next writes, or a send failure if it writes first. The response and the RST behind it make the
+// socket readable and writable in one reactor turn, and the glue tells curl both at once (one socket_action
+// per readiness), so curl reads first: always the 413. (With one call per direction, 3 runs in 40 ended
+// with a send failure.)
 TEST_F(fault_test, upload_refused_mid_body_with_a_reset) {
     const std::string upload = test::expected_body(8 << 20);
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(curl_slist_append(nullptr, "Expect:"),
@@ -393,13 +395,9 @@ TEST_F(fault_test, upload_refused_mid_body_with_a_reset) {
     handle.set(CURLOPT_POSTFIELDS, upload.c_str());
     handle.set(CURLOPT_TIMEOUT_MS, 5000L);
     const outcome o = run(handle);
-    if (o.ec) {
-        EXPECT_EQ(o.ec, condition::send_failed) << o;
-        EXPECT_FALSE(o.message.empty()) << o;
-    } else {
-        EXPECT_EQ(handle.info<long>(CURLINFO_RESPONSE_CODE), 413);
-        EXPECT_EQ(body, "upload refused\n");
-    }
+    EXPECT_FALSE(o.ec) << o;
+    EXPECT_EQ(handle.info<long>(CURLINFO_RESPONSE_CODE), 413);
+    EXPECT_EQ(body, "upload refused\n");
     expect_prompt(o);
     expect_next_transfer_succeeds(handle, body, server.url("/bytes/100"));
 }

@@ -83,6 +83,27 @@ TEST(easy, refuses_values_of_the_wrong_type) {
     EXPECT_THROW(handle.set(CURLOPT_URL, 5), system_error);
 }
 
+// What the glue installs itself (DESIGN rules 3 and 4), refused before curl sees it; the socket options
+// callback stays the user's.
+TEST(easy, refuses_the_socket_callbacks_the_glue_owns) {
+    easy handle;
+    error_code ec;
+    handle.set(
+        CURLOPT_OPENSOCKETFUNCTION,
+        +[](void*, curlsocktype, curl_sockaddr*) -> curl_socket_t { return CURL_SOCKET_BAD; }, ec);
+    EXPECT_EQ(ec, errc::option_owned_by_library);
+    handle.set(CURLOPT_OPENSOCKETDATA, static_cast<void*>(&handle), ec);
+    EXPECT_EQ(ec, errc::option_owned_by_library);
+    handle.set(
+        CURLOPT_CLOSESOCKETFUNCTION, +[](void*, curl_socket_t) { return 0; }, ec);
+    EXPECT_EQ(ec, errc::option_owned_by_library);
+    handle.set(CURLOPT_CLOSESOCKETDATA, static_cast<void*>(&handle), ec);
+    EXPECT_EQ(ec, errc::option_owned_by_library);
+    handle.set(
+        CURLOPT_SOCKOPTFUNCTION, +[](void*, curl_socket_t, curlsocktype) { return 0; }, ec);
+    EXPECT_FALSE(ec);
+}
+
 TEST(easy, refuses_an_embedded_nul_and_reports_curls_errors) {
     easy handle;
     error_code ec;

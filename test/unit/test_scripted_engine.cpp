@@ -1,5 +1,5 @@
 // The glue against the scripted engine: callback orders a real server cannot provoke on demand
-// (DESIGN rules 1, 2, 4, 7, 9).
+// (DESIGN rules 1, 2, 3, 4, 7, 9).
 #include <asiocurl/detail/impl/multi_core.ipp>
 #include <asiocurl/easy.hpp>
 
@@ -9,11 +9,20 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace asiocurl {
 namespace {
@@ -357,6 +366,378 @@ TEST_F(scripted, unpause_runs_outside_curl_and_accepts_the_callbacks_it_makes) {
     EXPECT_EQ(core->stats().curl_errors, 0u);
     // Once the transfer ended the handle is no longer busy: a stream's late unpause request stops there.
     EXPECT_FALSE(handle.state()->busy());
+}
+
+// One socket_action per readiness: a socket curl waits on both ways, readable and writable in the same
+// reactor turn, reaches curl once with both bits (two calls would let curl write before it reads).
+TEST_F(scripted, readable_and_writable_at_once_is_one_action_with_both_bits) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    socket_pair pair;
+    pair.poke();  // readable before the waits start; a socketpair with room is writable
+    std::vector<int> seen;
+    engine.on_add = [&](CURL*) { engine.socket_cb(h, pair.local, CURL_POLL_INOUT); };
+    engine.on_action = [&](curl_socket_t s, int events) {
+        if (s != pair.local) return;
+        seen.push_back(events);
+        pair.drain();
+        engine.socket_cb(h, pair.local, CURL_POLL_REMOVE);
+        engine.finish(h, CURLE_OK);
+    };
+    core->initiate(handle.state(), done.handler(), true);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    ioc.run_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(seen.size(), 1u) << "curl heard one readiness twice";
+    EXPECT_EQ(seen.front(), CURL_CSELECT_IN | CURL_CSELECT_OUT);
+}
+
+// Collected readiness is checked against curl's interest when it is delivered: one direction only ready
+// still reaches curl (one turn later), and a socket curl REMOVEd meanwhile hears nothing.
+TEST_F(scripted, readiness_of_one_direction_while_both_are_awaited_still_reaches_curl) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    socket_pair pair;
+    // Fill the send buffer: writable never, readable once poked.
+    const std::string chunk(65536, 'x');
+    while (::write(pair.local, chunk.data(), chunk.size()) > 0) {}
+    std::vector<int> seen;
+    engine.on_add = [&](CURL*) { engine.socket_cb(h, pair.local, CURL_POLL_INOUT); };
+    engine.on_action = [&](curl_socket_t s, int events) {
+        if (s != pair.local) return;
+        seen.push_back(events);
+        engine.finish(h, CURLE_OK);
+    };
+    core->initiate(handle.state(), done.handler(), true);
+    ioc.run_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(seen.empty());
+    pair.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen.front(), CURL_CSELECT_IN);
+}
+
+// ---- rule 3, parked: a connection's socket stays registered across curl's REMOVE ----
+
+// Whether `fd` is in an epoll set of this process (the fixture's io_context is its only one): read from
+// /proc/self/fdinfo of each eventpoll descriptor, the kernel's own view, not Asio's.
+bool epoll_watches(int fd) {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        const auto target = std::filesystem::read_symlink(entry.path(), ec);
+        if (ec || target.string() != "anon_inode:[eventpoll]") continue;
+        std::ifstream info("/proc/self/fdinfo/" + entry.path().filename().string());
+        for (std::string line; std::getline(info, line);) {
+            int watched = -1;
+            if (std::sscanf(line.c_str(), "tfd: %d", &watched) == 1 && watched == fd) return true;
+        }
+    }
+    return false;
+}
+
+// A socket made by the glue's open-socket callback, as curl would have it made, connected to a peer that the
+// test writes to (an abstract AF_UNIX address: nothing on disk, nothing off the machine).
+struct glue_socket {
+    int fd = -1, peer = -1, listener = -1;
+    sockaddr_un address{};
+    socklen_t length = 0;
+
+    // Without `open_now`, only the listener exists until open(): its number is taken before the socket's.
+    explicit glue_socket(core_type& core, bool open_now = true) {
+        listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        address.sun_family = AF_UNIX;
+        const std::string name =
+            "asiocurl-parked-" + std::to_string(::getpid()) + "-" + std::to_string(next++);
+        std::memcpy(address.sun_path + 1, name.data(), name.size());
+        length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+        if (::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+            ::listen(listener, 1) != 0)
+            return;
+        if (open_now) open(core);
+    }
+    void open(core_type& core) {
+        curl_sockaddr wanted{};
+        wanted.family = AF_UNIX;
+        wanted.socktype = SOCK_STREAM;
+        fd = core_type::on_open_socket(&core, CURLSOCKTYPE_IPCXN, &wanted);
+        if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0)
+            peer = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
+        if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);  // as curl makes it
+        ::close(std::exchange(listener, -1));
+    }
+    ~glue_socket() {
+        if (peer >= 0) ::close(peer);
+        if (listener >= 0) ::close(listener);
+    }
+    void poke() const { (void)!::write(peer, "x", 1); }
+    void drain() const {
+        char buffer[64];
+        while (::read(fd, buffer, sizeof buffer) > 0) {}
+    }
+    static inline int next = 0;
+};
+
+// Keep-alive as curl 7.88 does it: the first transfer connects (OUT), reads (IN), REMOVEs the socket and
+// keeps the connection; the next reports the same socket with no socketp. The registration is parked, not
+// released: the fd stays in epoll, the next report creates nothing, readiness reaches curl, and the close
+// through the callback takes it out of epoll.
+TEST_F(scripted, a_connection_socket_is_parked_on_remove_and_reused_by_the_next_transfer) {
+    easy first, second;
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    engine.on_add = [&](CURL* h) {
+        if (h == first.native_handle()) engine.socket_cb(h, fd, CURL_POLL_OUT);
+        if (h == second.native_handle()) engine.socket_cb(h, fd, CURL_POLL_IN);
+    };
+    engine.on_action = [&](curl_socket_t s, int events) {
+        if (s != fd) return;
+        CURL* h = engine.added.front();
+        if (events == CURL_CSELECT_OUT) return (void)engine.socket_cb(h, fd, CURL_POLL_IN);
+        socket.drain();
+        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+        engine.finish(h, CURLE_OK);
+    };
+    core->initiate(first.state(), first_done.handler(), true);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return actions_on(fd) == 1; }, std::chrono::seconds(5)));
+    socket.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return first_done.done(); }, std::chrono::seconds(5)));
+    EXPECT_FALSE(first_done.ec);
+    EXPECT_EQ(core->stats().live_registrations, 0u);
+    EXPECT_EQ(core->stats().parked_registrations, 1u);
+    EXPECT_TRUE(epoll_watches(fd)) << "the parked socket left epoll";
+    EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "parking closed curl's socket";
+
+    core->initiate(second.state(), second_done.handler(), true);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return engine.added.size() == 1 && engine.added.front() == second.native_handle(); },
+        std::chrono::seconds(5)));
+    EXPECT_EQ(core->stats().registrations_created, 1u) << "the kept-alive socket was registered anew";
+    EXPECT_EQ(core->stats().registrations_reused, 1u);
+    EXPECT_EQ(core->stats().live_registrations, 1u);
+    EXPECT_EQ(core->stats().parked_registrations, 0u);
+    socket.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)))
+        << "the reused registration lost its readiness";
+    EXPECT_FALSE(second_done.ec);
+    EXPECT_EQ(actions_on(fd), 3);
+
+    // curl closes the cached connection through the callback: the registration goes, the fd leaves epoll.
+    EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
+    EXPECT_EQ(core->stats().parked_registrations, 0u);
+    EXPECT_EQ(core->stats().closed_before_remove, 0u) << "a parked close is the ordinary case";
+    EXPECT_FALSE(epoll_watches(fd));
+    EXPECT_EQ(core->stats().curl_errors, 0u);
+}
+
+// A read wait still queued when curl REMOVEs the socket (from another socket's action) completes while the
+// registration is parked: nothing reaches curl then. Reported again, the unread byte does reach it.
+TEST_F(scripted, readiness_while_parked_is_dropped_and_seen_again_once_curl_asks) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    engine.on_add = [&](CURL*) {
+        engine.socket_cb(h, fd, CURL_POLL_IN);
+        engine.timer_cb(0);
+    };
+    bool report_again = false;
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == CURL_SOCKET_TIMEOUT && !report_again) engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+        if (s == CURL_SOCKET_TIMEOUT && report_again) engine.socket_cb(h, fd, CURL_POLL_IN);
+        if (s == fd) engine.finish(h, CURLE_OK);
+    };
+    core->initiate(handle.state(), done.handler(), true);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return engine.timeout_actions() == 1; }, std::chrono::seconds(5)));
+    EXPECT_EQ(core->stats().parked_registrations, 1u);
+    socket.poke();  // completes the wait queued before the REMOVE
+    ioc.run_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(actions_on(fd), 0) << "readiness of a parked socket reached curl";
+    report_again = true;
+    boost::asio::post(ioc, [&] { engine.timer_cb(0); });
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)))
+        << "the byte that arrived while parked was never reported";
+    EXPECT_EQ(actions_on(fd), 1);
+    EXPECT_EQ(core->stats().registrations_reused, 1u);
+    EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
+}
+
+// Rules 3 and 4 on the release path: the threaded resolver's wake-up descriptor (a socketpair the glue did
+// not open) is released on REMOVE. And a parked number, closed through the callback, taken by such a
+// descriptor: that one gets a registration of its own, released on its REMOVE.
+TEST_F(scripted, sockets_the_glue_did_not_open_are_released_on_remove_even_under_a_parked_number) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    socket_pair resolver;
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    int step = 0;
+    engine.on_add = [&](CURL*) {
+        engine.socket_cb(h, resolver.local, CURL_POLL_IN);
+        engine.socket_cb(h, fd, CURL_POLL_IN);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == resolver.local && step == 0) {
+            step = 1;
+            resolver.drain();
+            engine.socket_cb(h, resolver.local, CURL_POLL_REMOVE);
+        } else if (s == fd && step == 1) {
+            step = 2;
+            socket.drain();
+            engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+            // curl closes the connection through the callback, and the number goes to a descriptor that is
+            // not the glue's, which curl reports.
+            EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
+            ASSERT_EQ(::dup2(resolver.local, fd), fd);
+            engine.socket_cb(h, fd, CURL_POLL_IN);
+        } else if (s == fd && step == 2) {
+            step = 3;
+            engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+            engine.finish(h, CURLE_OK);
+        }
+    };
+    core->initiate(handle.state(), done.handler(), true);
+    resolver.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return step == 1; }, std::chrono::seconds(5)));
+    EXPECT_EQ(core->stats().parked_registrations, 0u) << "the resolver's descriptor was parked";
+    EXPECT_FALSE(epoll_watches(resolver.local));
+    socket.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return step == 2; }, std::chrono::seconds(5)));
+    EXPECT_EQ(core->stats().parked_registrations, 0u);
+    EXPECT_EQ(core->stats().registrations_reused, 0u) << "a parked registration served another socket";
+    EXPECT_EQ(core->stats().registrations_created, 3u);
+    resolver.poke();  // readable through both numbers: the new registration must hear it
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)))
+        << "the descriptor under the parked number lost its readiness";
+    EXPECT_EQ(core->stats().parked_registrations, 0u) << "a descriptor the glue did not open was parked";
+    EXPECT_FALSE(epoll_watches(fd));
+    ::close(fd);
+}
+
+// curl 7.88 closes an abandoned connect attempt with a bare close(2): no callback, its REMOVE after. Neither
+// such a socket nor a descriptor that took its number before curl first reported it may be parked: the
+// glue would never hear of their close.
+TEST_F(scripted, a_socket_closed_behind_the_glues_back_is_never_parked) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    socket_pair resolver;
+    glue_socket attempt(*core), unreported(*core);
+    ASSERT_GE(attempt.peer, 0);
+    ASSERT_GE(unreported.peer, 0);
+    const int attempt_fd = attempt.fd, unreported_fd = unreported.fd;
+    engine.on_add = [&](CURL*) {
+        engine.socket_cb(h, attempt_fd, CURL_POLL_OUT);
+        engine.timer_cb(0);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == CURL_SOCKET_TIMEOUT) {
+            // The connect attempt is abandoned: closed bare, then REMOVEd.
+            ::close(attempt_fd);
+            engine.socket_cb(h, attempt_fd, CURL_POLL_REMOVE);
+            // The other glue socket is closed bare before curl ever reported it, and the resolver's
+            // descriptor takes its number.
+            ASSERT_EQ(::dup2(resolver.local, unreported_fd), unreported_fd);
+            engine.socket_cb(h, unreported_fd, CURL_POLL_IN);
+        } else if (s == unreported_fd) {
+            resolver.drain();
+            engine.socket_cb(h, unreported_fd, CURL_POLL_REMOVE);
+            engine.finish(h, CURLE_OK);
+        }
+    };
+    core->initiate(handle.state(), done.handler(), true);
+    resolver.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(core->stats().parked_registrations, 0u)
+        << "a socket whose close the glue cannot see was parked";
+    EXPECT_FALSE(epoll_watches(unreported_fd));
+    ::close(unreported_fd);
+}
+
+// Rule 4 at open: a registration still alive under the number the open-socket callback just got belonged to
+// a socket closed without the callback; it is released then (its EPOLL_CTL_DEL harmless, the new socket not
+// yet in epoll), and the new socket, reported with the old socketp, gets a registration that hears it.
+TEST_F(scripted, a_new_socket_under_a_number_closed_behind_the_glues_back_gets_its_own_registration) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    glue_socket abandoned(*core);
+    ASSERT_GE(abandoned.peer, 0);
+    const int fd = abandoned.fd;
+    glue_socket next(*core, false);
+    std::vector<int> fillers;
+    engine.on_add = [&](CURL*) {
+        engine.socket_cb(h, fd, CURL_POLL_IN);
+        engine.timer_cb(0);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == CURL_SOCKET_TIMEOUT) {
+            ::close(fd);  // bare, as 7.88 closes an abandoned attempt; no REMOVE yet
+            // socket() returns the lowest free number: take the free ones below `fd` first.
+            for (int taken; (taken = ::open("/dev/null", O_RDONLY)) != fd;) {
+                if (taken < 0 || taken > fd) return ADD_FAILURE() << "no way to hand out " << fd << " again";
+                fillers.push_back(taken);
+            }
+            ::close(fd);
+            next.open(*core);
+            ASSERT_EQ(next.fd, fd);
+            EXPECT_EQ(core->stats().live_registrations, 0u) << "the stale registration outlived the open";
+            engine.socket_cb(h, fd, CURL_POLL_IN);  // curl's table still holds the old socketp
+        } else if (s == fd) {
+            next.drain();
+            engine.finish(h, CURLE_OK);
+        }
+    };
+    core->initiate(handle.state(), done.handler(), true);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return next.fd == fd; }, std::chrono::seconds(5)));
+    EXPECT_TRUE(epoll_watches(fd));
+    next.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)))
+        << "the new socket under the reused number lost its readiness";
+    EXPECT_EQ(core->stats().registrations_created, 2u);
+    core->shutdown();
+    ::close(fd);
+    for (int filler : fillers)
+        ::close(filler);
+}
+
+// Shutdown lets go of parked registrations (curl_multi_cleanup closes cached connections through the
+// callback; one it did not close is released all the same), and never closes curl's fd.
+TEST_F(scripted, shutdown_releases_parked_registrations_and_leaves_the_fd_open) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    engine.on_add = [&](CURL*) { engine.socket_cb(h, fd, CURL_POLL_IN); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s != fd) return;
+        socket.drain();
+        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+        engine.finish(h, CURLE_OK);
+    };
+    core->initiate(handle.state(), done.handler(), true);
+    socket.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    ASSERT_EQ(core->stats().parked_registrations, 1u);
+    core->shutdown();
+    EXPECT_EQ(core->stats().parked_registrations, 0u);
+    EXPECT_FALSE(epoll_watches(fd));
+    EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "shutdown closed curl's socket";
+    ::close(fd);
 }
 
 }  // namespace

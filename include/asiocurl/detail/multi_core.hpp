@@ -24,7 +24,9 @@ class multi_core;
 
 // One registration per socket curl reported (DESIGN rules 3-5): completions of its waits carry a counted
 // reference to this object, never an fd number, so a wait that completes after curl removed the socket (and
-// maybe reused its number for another) finds `retired` and is dropped.
+// maybe reused its number for another) finds `retired` and is dropped. A connection's socket that the glue
+// opened itself is parked on REMOVE instead (rule 3, parked): it stays in the reactor until curl reports it
+// again or closes it through the close-socket callback.
 template <class Engine>
 struct socket_registration {
     socket_registration(multi_core<Engine>& core, curl_socket_t socket)
@@ -34,15 +36,22 @@ struct socket_registration {
     multi_core<Engine>* owner;  // valid while !retired
     boost::asio::posix::stream_descriptor descriptor;
     curl_socket_t fd;
-    int wanted = 0;            // CURL_POLL_IN / CURL_POLL_OUT bits curl last asked for
-    bool waiting_in = false;   // an async_wait(wait_read) is outstanding
-    bool waiting_out = false;  // an async_wait(wait_write) is outstanding
-    bool retired = false;      // descriptor released: curl removed or closed the socket, or the multi died
-    bool failed = false;       // the reactor refused the fd; curl gets no events for it
-    bool held_by_curl = true;  // curl holds it as socketp (until REMOVE or a new curl_multi_assign)
+    int wanted = 0;               // CURL_POLL_IN / CURL_POLL_OUT bits curl last asked for
+    bool waiting_in = false;      // an async_wait(wait_read) is outstanding
+    bool waiting_out = false;     // an async_wait(wait_write) is outstanding
+    bool retired = false;         // descriptor released: curl removed or closed the socket, or the multi died
+    bool failed = false;          // the reactor refused the fd; curl gets no events for it
+    bool held_by_curl = true;     // curl holds it as socketp (until REMOVE or a new curl_multi_assign)
+    bool opened_by_glue = false;  // the open-socket callback made this very socket (checked by inode)
+    bool read_wanted = false;     // curl asked to read it at least once: it carries a connection
+    bool parked = false;          // removed by curl, kept registered until curl reports or closes it
+    bool merge_posted = false;    // an act_on of the collected readiness is queued
+    int merged_events = 0;        // CURL_CSELECT_* bits collected for it
     socket_registration* held_prev = nullptr;  // list of registrations curl holds
     socket_registration* held_next = nullptr;
-    int refs = 1;  // curl's reference plus one per outstanding wait; only touched on the multi's executor
+    // curl's reference (or, parked, the core's) plus one per outstanding wait; only touched on the multi's
+    // executor.
+    int refs = 1;
 
     friend void intrusive_ptr_add_ref(socket_registration* r) noexcept { ++r->refs; }
     friend void intrusive_ptr_release(socket_registration* r) noexcept {
@@ -101,9 +110,12 @@ public:
     static int on_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
     static int on_timer(CURLM* multi, long timeout_ms, void* userp);
     static int on_close_socket(void* clientp, curl_socket_t fd);
+    static curl_socket_t on_open_socket(void* clientp, curlsocktype purpose, curl_sockaddr* address);
 
     // Called from a registration's wait completion.
     void on_socket_ready(registration& reg, int direction, const error_code& ec);
+    // One socket_action for the readiness `events` (CURL_CSELECT_* bits) of `reg`, then re-arm and drain.
+    void act_on(registration& reg, int events);
 
 private:
     explicit multi_core(executor_type executor);
@@ -138,7 +150,13 @@ private:
     void track(CURLMcode result) noexcept;
 
     void arm(registration& reg);
+    // Releases the descriptor; a parked registration's last reference may go with it.
     void retire(registration& reg);
+    bool parkable(const registration& reg) const noexcept;
+    void park(registration& reg) noexcept;
+    // For a socket curl reports without a socketp: its parked registration, back in curl's hands, or null.
+    registration* unpark_or_forget(curl_socket_t fd);
+    bool claim_opened(curl_socket_t fd) noexcept;
     void hold(registration* reg) noexcept;
     void release_from_curl(registration* reg) noexcept;
     registration* live_at(curl_socket_t fd) const noexcept;
@@ -161,8 +179,10 @@ private:
     std::atomic<bool> shut_down_{false};  // no new transfer accepted
     bool cleaned_up_ = false;             // curl_multi_cleanup has run
 
-    std::vector<registration*> live_by_fd_;  // for the close-socket guard only, never for routing
-    registration* held_head_ = nullptr;      // registrations curl holds as socketp
+    std::vector<registration*> live_by_fd_;  // for the close-socket guard and parking, never for routing
+    // The inode of each socket the open-socket callback made, until curl first reports it (0: none).
+    std::vector<unsigned long> opened_inode_;
+    registration* held_head_ = nullptr;  // registrations curl holds as socketp
 
     easy_state* active_head_ = nullptr;  // transfers added to curl
     std::size_t in_flight_ = 0;

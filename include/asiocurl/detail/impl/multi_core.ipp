@@ -16,6 +16,8 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <chrono>
@@ -195,6 +197,9 @@ void multi_core<Engine>::start(easy_state& state) {
     // report their close to this multi even after the handle has moved on.
     curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, &multi_core::on_close_socket);
     curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
+    // Rule 3, parked: which sockets are the connections' own, whose close the callback above will see.
+    curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, &multi_core::on_open_socket);
+    curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, static_cast<void*>(this));
     link_active(state);
     ++stats_.transfers_started;
     CURLMcode added;
@@ -221,6 +226,8 @@ void multi_core<Engine>::finish(easy_state& state, error_code ec) {
     // The handle may next run on another multi, or alone: it must not report closes to this one.
     curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETFUNCTION, nullptr);
     curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETDATA, nullptr);
+    curl_easy_setopt(state.handle, CURLOPT_OPENSOCKETFUNCTION, nullptr);
+    curl_easy_setopt(state.handle, CURLOPT_OPENSOCKETDATA, nullptr);
     if (state.transfer.observer) state.transfer.observer->on_transfer_end(state, ec);
     // Read before the handler goes: it may own the `easy`, and so `state` (never a lent one's).
     const bool lent = state.lent;
@@ -482,6 +489,10 @@ void multi_core<Engine>::shutdown_now() {
         if (!reg->retired) retire(*reg);
         release_from_curl(reg);
     }
+    // cleanup closed every cached connection through the callback, which retired its parked registration;
+    // one left here curl never closed, and the reactor lets go of it all the same.
+    for (registration* reg : live_by_fd_)
+        if (reg && reg->parked) retire(*reg);
     for (easy_state* orphan : std::exchange(orphans_, {}))
         destroy_orphan(orphan);
     std::vector<easy_state*> idle;
@@ -521,9 +532,16 @@ int multi_core<Engine>::on_socket(CURL* easy, curl_socket_t fd, int what, void* 
     auto* reg = static_cast<registration*>(socketp);
     // Rule 7: whatever happens here, never -1 (it would kill every transfer of the multi).
     if (what == CURL_POLL_REMOVE) {
-        // Rule 3: the socket may stay open (keep-alive) and come back; socketp is forgotten by curl.
+        // Rule 3: the socket may stay open (keep-alive) and come back; socketp is forgotten by curl. A
+        // connection's socket is parked, so that its next report costs the reactor nothing; any other is
+        // released, since nothing would tell the glue of its close.
         if (reg) {
-            if (!reg->retired) self.retire(*reg);
+            if (!reg->retired) {
+                if (self.parkable(*reg))
+                    self.park(*reg);
+                else
+                    self.retire(*reg);
+            }
             self.release_from_curl(reg);
         }
         return 0;
@@ -534,13 +552,10 @@ int multi_core<Engine>::on_socket(CURL* easy, curl_socket_t fd, int what, void* 
         self.release_from_curl(reg);
         reg = nullptr;
     }
+    if (!reg) reg = self.unpark_or_forget(fd);
     if (!reg) {
-        if (registration* stale = self.live_at(fd)) {
-            // curl forgot a socket without a REMOVE or a close through us; the fd is someone else's now.
-            self.retire(*stale);
-            if (stale->held_by_curl) self.release_from_curl(stale);
-        }
         reg = new registration(self, fd);
+        reg->opened_by_glue = self.claim_opened(fd);
         self.hold(reg);
         self.track(self.engine_.assign(fd, reg));
         error_code ec;
@@ -558,6 +573,7 @@ int multi_core<Engine>::on_socket(CURL* easy, curl_socket_t fd, int what, void* 
         self.remember_live(*reg);
     }
     reg->wanted = what;
+    if (what & CURL_POLL_IN) reg->read_wanted = true;
     self.arm(*reg);
     return 0;
 }
@@ -591,10 +607,37 @@ int multi_core<Engine>::on_close_socket(void* clientp, curl_socket_t fd) {
     // Rule 4's second guard: a registration still alive here would leave the fd in epoll, and a stale
     // EPOLL_CTL_DEL could hit the fd's next owner. Release it while the fd is still ours.
     if (registration* reg = self.live_at(fd)) {
-        ++self.stats_.closed_before_remove;
+        // A parked one is the ordinary case (a cached connection closed), not a close before REMOVE.
+        if (!reg->parked) ++self.stats_.closed_before_remove;
         self.retire(*reg);
     }
+    if (static_cast<std::size_t>(fd) < self.opened_inode_.size())
+        self.opened_inode_[static_cast<std::size_t>(fd)] = 0;
     return ::close(fd);
+}
+
+// What curl does without the callback (socket(2) with the address's family, type and protocol), plus
+// close-on-exec, and the new socket's inode, so that its first report can be told from one of a descriptor
+// that took the number after a close the glue did not see (rule 3, parked).
+template <class Engine>
+curl_socket_t multi_core<Engine>::on_open_socket(void* clientp, curlsocktype, curl_sockaddr* address) {
+    auto& self = *static_cast<multi_core*>(clientp);
+    const curl_socket_t fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd == CURL_SOCKET_BAD) return fd;
+    // Rule 4: a registration still alive under this number belonged to a socket curl closed without the
+    // callback (7.88 does so with a connect attempt it abandons). Released now, its EPOLL_CTL_DEL finds the
+    // new socket outside epoll and does no harm; later it could hit the number's next owner.
+    if (registration* stale = self.live_at(fd)) self.retire(*stale);
+    struct stat status {};
+    if (::fstat(fd, &status) != 0) return fd;
+    const auto index = static_cast<std::size_t>(fd);
+    try {
+        if (index >= self.opened_inode_.size()) self.opened_inode_.resize(index + 64, 0);
+        self.opened_inode_[index] = static_cast<unsigned long>(status.st_ino);
+    } catch (const std::bad_alloc&) {
+        // Unrecorded, the socket is released on REMOVE like any other: slower, not wrong.
+    }
+    return fd;
 }
 
 // ---- reactor side ---------------------------------------------------------------------------------------
@@ -621,7 +664,36 @@ void multi_core<Engine>::on_socket_ready(registration& reg, int direction, const
     const int poll_bit = direction == CURL_CSELECT_IN ? CURL_POLL_IN : CURL_POLL_OUT;
     if ((reg.wanted & poll_bit) == 0) return;
     // Rule 6: a failed wait is CURL_CSELECT_ERR for curl to sort out.
-    socket_action(reg.fd, ec ? CURL_CSELECT_ERR : direction);
+    const int events = ec ? CURL_CSELECT_ERR : direction;
+    // One socket_action per readiness: when curl waits for both directions, the other wait's completion may
+    // be queued right behind this one (one epoll event completes both). Collected, curl hears both bits in
+    // one call, and reads before it writes (an upload refused with a response and a reset ends with that
+    // response, not with a send failure).
+    const int other_bit = poll_bit == CURL_POLL_IN ? CURL_POLL_OUT : CURL_POLL_IN;
+    const bool other_waiting =
+        (direction == CURL_CSELECT_IN ? reg.waiting_out : reg.waiting_in) && (reg.wanted & other_bit) != 0;
+    if (other_waiting || reg.merge_posted) {
+        reg.merged_events |= events;
+        if (!std::exchange(reg.merge_posted, true))
+            boost::asio::post(executor_, [r = boost::intrusive_ptr<registration>(&reg)] {
+                r->merge_posted = false;
+                const int merged = std::exchange(r->merged_events, 0);
+                if (!r->retired) r->owner->act_on(*r, merged);
+            });
+        return;
+    }
+    act_on(reg, events);
+}
+
+template <class Engine>
+void multi_core<Engine>::act_on(registration& reg, int events) {
+    // Interest may have changed since the readiness was collected (parked: none at all).
+    int wanted_events = CURL_CSELECT_ERR;
+    if (reg.wanted & CURL_POLL_IN) wanted_events |= CURL_CSELECT_IN;
+    if (reg.wanted & CURL_POLL_OUT) wanted_events |= CURL_CSELECT_OUT;
+    events &= wanted_events;
+    if (events == 0 || reg.wanted == 0) return;
+    socket_action(reg.fd, events);
     if (!reg.retired) arm(reg);
     drain_messages();
 }
@@ -671,15 +743,74 @@ void multi_core<Engine>::retire(registration& reg) {
     reg.retired = true;
     if (reg.failed) return;
     forget_live(reg);
-    --stats_.live_registrations;
+    const bool was_parked = std::exchange(reg.parked, false);
+    if (was_parked)
+        --stats_.parked_registrations;
+    else
+        --stats_.live_registrations;
     // Rule 3: cancel the waits (their completions see `retired`) and give the fd back to curl unclosed.
     error_code ignored;
     reg.descriptor.cancel(ignored);
     reg.descriptor.release();
+    if (was_parked) intrusive_ptr_release(&reg);  // the core's reference: may be the last
+}
+
+// Rule 3, parked: only a socket whose close is certain to come through on_close_socket. That is one the glue
+// opened (not the resolver's wake-up descriptor) and that carries a connection: curl 7.88 closes a connect
+// attempt it abandons with a bare close(2) (cf-socket.c, "not active"; fixed in 8.5.0), and only asks to
+// read a socket once its connect has won and the socket is the connection's.
+template <class Engine>
+bool multi_core<Engine>::parkable(const registration& reg) const noexcept {
+    return reg.opened_by_glue && reg.read_wanted && !cleaned_up_;
+}
+
+// curl forgot the socket but keeps it open (a connection in its cache). The descriptor stays in the reactor
+// and its waits stay queued; their completions find no interest and are dropped. The core holds the
+// registration until curl reports the socket again or closes it.
+template <class Engine>
+void multi_core<Engine>::park(registration& reg) noexcept {
+    reg.parked = true;
+    reg.wanted = 0;
+    intrusive_ptr_add_ref(&reg);
+    --stats_.live_registrations;
+    ++stats_.parked_registrations;
+}
+
+template <class Engine>
+auto multi_core<Engine>::unpark_or_forget(curl_socket_t fd) -> registration* {
+    registration* existing = live_at(fd);
+    if (!existing) return nullptr;
+    if (existing->parked) {
+        // The same socket: a parked registration leaves only through a close this core sees.
+        existing->parked = false;
+        --stats_.parked_registrations;
+        ++stats_.live_registrations;
+        ++stats_.registrations_reused;
+        hold(existing);  // the core's reference becomes curl's
+        track(engine_.assign(fd, existing));
+        return existing;
+    }
+    // curl forgot a socket without a REMOVE or a close through us; the fd is someone else's now.
+    const bool held = existing->held_by_curl;
+    retire(*existing);
+    if (held) release_from_curl(existing);
+    return nullptr;
+}
+
+// Whether `fd`, reported for the first time, is the very socket on_open_socket made: the number may have
+// been closed without the callback and taken by a descriptor the glue did not open.
+template <class Engine>
+bool multi_core<Engine>::claim_opened(curl_socket_t fd) noexcept {
+    const auto index = static_cast<std::size_t>(fd);
+    if (fd < 0 || index >= opened_inode_.size() || opened_inode_[index] == 0) return false;
+    const unsigned long inode = std::exchange(opened_inode_[index], 0);
+    struct stat status {};
+    return ::fstat(fd, &status) == 0 && static_cast<unsigned long>(status.st_ino) == inode;
 }
 
 template <class Engine>
 void multi_core<Engine>::hold(registration* reg) noexcept {
+    reg->held_by_curl = true;
     reg->held_next = held_head_;
     if (held_head_) held_head_->held_prev = reg;
     held_head_ = reg;
