@@ -2,6 +2,7 @@
 #include <asiocurl/detail/impl/multi_core.ipp>
 #include <asiocurl/detail/post_completion.hpp>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 namespace asiocurl::detail {
@@ -37,9 +38,13 @@ struct bound_local_completion {
 void post_completion(const boost::asio::any_io_executor& fallback,
                      boost::asio::any_completion_handler<void(error_code)> handler, error_code ec,
                      bool on_fallback) {
-    if (on_fallback)
-        boost::asio::post(fallback, bound_local_completion{std::move(handler), ec});
-    else
+    if (on_fallback) {
+        // An io_context's own executor, posted to directly: no type-erased prefer and execute per completion.
+        if (const auto* io = fallback.target<boost::asio::io_context::executor_type>())
+            boost::asio::post(*io, bound_local_completion{std::move(handler), ec});
+        else
+            boost::asio::post(fallback, bound_local_completion{std::move(handler), ec});
+    } else
         boost::asio::post(fallback, bound_completion{std::move(handler), ec, fallback});
 }
 

@@ -144,6 +144,8 @@ private:
     static void free_handle(easy_state* state) noexcept;
     void shutdown_now();
 
+    template <class Function>
+    void post_here(Function&& f);
     void socket_action(curl_socket_t fd, int events);
     void on_timeout(std::uint64_t generation);
     void drain_messages();

@@ -590,8 +590,7 @@ int multi_core<Engine>::on_timer(CURLM*, long timeout_ms, void* userp) {
     auto core = boost::intrusive_ptr<multi_core>(&self);
     if (timeout_ms == 0) {
         // Rule 2: "soon", never inline: curl is on the stack.
-        boost::asio::post(self.executor_,
-                          [core = std::move(core), generation] { core->on_timeout(generation); });
+        self.post_here([core = std::move(core), generation] { core->on_timeout(generation); });
         return 0;
     }
     self.timer_.expires_after(std::chrono::milliseconds(timeout_ms));
@@ -675,7 +674,7 @@ void multi_core<Engine>::on_socket_ready(registration& reg, int direction, const
     if (other_waiting || reg.merge_posted) {
         reg.merged_events |= events;
         if (!std::exchange(reg.merge_posted, true))
-            boost::asio::post(executor_, [r = boost::intrusive_ptr<registration>(&reg)] {
+            post_here([r = boost::intrusive_ptr<registration>(&reg)] {
                 r->merge_posted = false;
                 const int merged = std::exchange(r->merged_events, 0);
                 if (!r->retired) r->owner->act_on(*r, merged);
@@ -704,6 +703,17 @@ void multi_core<Engine>::on_timeout(std::uint64_t generation) {
     ++stats_.timeouts_fired;
     socket_action(CURL_SOCKET_TIMEOUT, 0);
     drain_messages();
+}
+
+// The hot path's posts (timer 0, collected readiness) go to an io_context's own executor directly when that
+// is what the multi runs on: any_io_executor's prefer and execute are type-erased calls on every post.
+template <class Engine>
+template <class Function>
+void multi_core<Engine>::post_here(Function&& f) {
+    if (const auto* io = executor_.template target<boost::asio::io_context::executor_type>())
+        boost::asio::post(*io, std::forward<Function>(f));
+    else
+        boost::asio::post(executor_, std::forward<Function>(f));
 }
 
 template <class Engine>
