@@ -2,6 +2,7 @@
 #include <asiocurl/detail/global_init.hpp>
 #include <asiocurl/easy.hpp>
 
+#include <sys/socket.h>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -15,6 +16,14 @@ void ensure_curl_global_init() {
     if (result != CURLE_OK) throw_error(make_error_code(result), "curl_global_init");
 }
 
+namespace {
+curl_socket_t open_socket_forwarder(void* data, curlsocktype purpose, curl_sockaddr* address) {
+    auto& t = static_cast<easy_state*>(data)->transfer;
+    if (t.runner && t.open_socket) return t.open_socket(t.runner, purpose, address);
+    return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+}  // namespace
+
 void apply_library_defaults(easy_state& state) noexcept {
     // Signals (curl's alarm()-based resolve timeout) are process-wide and cannot coexist with an event loop
     // or threads (DESIGN rule 11).
@@ -26,6 +35,9 @@ void apply_library_defaults(easy_state& state) noexcept {
     // leaves the thread to finish on its own; its memory and socketpair end are freed when the lookup
     // returns.
     curl_easy_setopt(state.handle, CURLOPT_QUICK_EXIT, 1L);
+    // Set once here, not per transfer: the data is the state, valid as long as the handle.
+    curl_easy_setopt(state.handle, CURLOPT_OPENSOCKETFUNCTION, &open_socket_forwarder);
+    curl_easy_setopt(state.handle, CURLOPT_OPENSOCKETDATA, static_cast<void*>(&state));
 }
 
 void reset_lent(easy_state& state) noexcept {

@@ -72,6 +72,10 @@ struct easy_state {
         // Sets the transfer's pause state (CURLPAUSE_* bits) through the multi running it; on the multi's
         // executor only, never from inside a curl callback (DESIGN rule 9).
         void (*set_pause)(void* runner, easy_state&, int bitmask) = nullptr;
+        // Makes a socket curl asks for, for the multi running the transfer (DESIGN rule 3, parked): every
+        // handle's CURLOPT_OPENSOCKETFUNCTION forwards here, set once with the handle's defaults, and makes
+        // a plain socket when no multi runs it.
+        curl_socket_t (*open_socket)(void* runner, curlsocktype, curl_sockaddr*) = nullptr;
         boost::asio::any_completion_handler<void(error_code)> handler;
         // Outstanding work on the handler's executor, when it is not the multi's (which the multi keeps busy
         // itself while it has transfers).

@@ -140,6 +140,7 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, bool 
     t.set_pause = [](void* core, easy_state& s, int bitmask) {
         static_cast<multi_core*>(core)->set_pause(s, bitmask);
     };
+    t.open_socket = &multi_core::on_open_socket;  // rule 3, parked: which sockets are the connections' own
     t.serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
     t.started = false;
     t.orphaned = false;
@@ -197,9 +198,6 @@ void multi_core<Engine>::start(easy_state& state) {
     // report their close to this multi even after the handle has moved on.
     curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, &multi_core::on_close_socket);
     curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
-    // Rule 3, parked: which sockets are the connections' own, whose close the callback above will see.
-    curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, &multi_core::on_open_socket);
-    curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, static_cast<void*>(this));
     link_active(state);
     ++stats_.transfers_started;
     CURLMcode added;
@@ -226,8 +224,6 @@ void multi_core<Engine>::finish(easy_state& state, error_code ec) {
     // The handle may next run on another multi, or alone: it must not report closes to this one.
     curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETFUNCTION, nullptr);
     curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETDATA, nullptr);
-    curl_easy_setopt(state.handle, CURLOPT_OPENSOCKETFUNCTION, nullptr);
-    curl_easy_setopt(state.handle, CURLOPT_OPENSOCKETDATA, nullptr);
     if (state.transfer.observer) state.transfer.observer->on_transfer_end(state, ec);
     // Read before the handler goes: it may own the `easy`, and so `state` (never a lent one's).
     const bool lent = state.lent;
