@@ -625,6 +625,30 @@ TEST_F(scripted, sockets_the_glue_did_not_open_are_released_on_remove_even_under
     ::close(fd);
 }
 
+// A connection whose response came within the call that sent the request: curl REMOVEs the socket without
+// ever having asked to read it. Still the socket the glue opened (same inode), it is parked all the same, and
+// its next report reuses the registration.
+TEST_F(scripted, a_socket_curl_never_asked_to_read_is_parked_while_it_is_still_the_glues) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    engine.on_add = [&](CURL*) { engine.socket_cb(h, fd, CURL_POLL_OUT); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s != fd) return;
+        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+        engine.finish(h, CURLE_OK);
+    };
+    core->initiate(handle.state(), done.handler(), true);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(core->stats().parked_registrations, 1u);
+    EXPECT_TRUE(epoll_watches(fd));
+    EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
+    EXPECT_EQ(core->stats().parked_registrations, 0u);
+}
+
 // curl 7.88 closes an abandoned connect attempt with a bare close(2): no callback, its REMOVE after. Neither
 // such a socket nor a descriptor that took its number before curl first reported it may be parked: the
 // glue would never hear of their close.

@@ -158,7 +158,7 @@ private:
     void park(registration& reg) noexcept;
     // For a socket curl reports without a socketp: its parked registration, back in curl's hands, or null.
     registration* unpark_or_forget(curl_socket_t fd);
-    bool claim_opened(curl_socket_t fd) noexcept;
+    bool is_socket_opened(curl_socket_t fd) const noexcept;
     void hold(registration* reg) noexcept;
     void release_from_curl(registration* reg) noexcept;
     registration* live_at(curl_socket_t fd) const noexcept;
@@ -182,7 +182,7 @@ private:
     bool cleaned_up_ = false;             // curl_multi_cleanup has run
 
     std::vector<registration*> live_by_fd_;  // for the close-socket guard and parking, never for routing
-    // The inode of each socket the open-socket callback made, until curl first reports it (0: none).
+    // The inode of each socket the open-socket callback made, until its close through the callback (0: none).
     std::vector<unsigned long> opened_inode_;
     registration* held_head_ = nullptr;  // registrations curl holds as socketp
 

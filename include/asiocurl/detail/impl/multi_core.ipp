@@ -551,7 +551,7 @@ int multi_core<Engine>::on_socket(CURL* easy, curl_socket_t fd, int what, void* 
     if (!reg) reg = self.unpark_or_forget(fd);
     if (!reg) {
         reg = new registration(self, fd);
-        reg->opened_by_glue = self.claim_opened(fd);
+        reg->opened_by_glue = self.is_socket_opened(fd);
         self.hold(reg);
         self.track(self.engine_.assign(fd, reg));
         error_code ec;
@@ -763,11 +763,14 @@ void multi_core<Engine>::retire(registration& reg) {
 
 // Rule 3, parked: only a socket whose close is certain to come through on_close_socket. That is one the glue
 // opened (not the resolver's wake-up descriptor) and that carries a connection: curl 7.88 closes a connect
-// attempt it abandons with a bare close(2) (cf-socket.c, "not active"; fixed in 8.5.0), and only asks to
-// read a socket once its connect has won and the socket is the connection's.
+// attempt it abandons with a bare close(2) (cf-socket.c, "not active"; fixed in 8.5.0), then REMOVEs it.
+// curl only asks to read a socket once its connect has won and the socket is the connection's; one it never
+// asked to read (the response came within the call that sent the request) is checked to be still the socket
+// the glue opened.
 template <class Engine>
 bool multi_core<Engine>::parkable(const registration& reg) const noexcept {
-    return reg.opened_by_glue && reg.read_wanted && !cleaned_up_;
+    if (!reg.opened_by_glue || cleaned_up_) return false;
+    return reg.read_wanted || is_socket_opened(reg.fd);
 }
 
 // curl forgot the socket but keeps it open (a connection in its cache). The descriptor stays in the reactor
@@ -803,15 +806,14 @@ auto multi_core<Engine>::unpark_or_forget(curl_socket_t fd) -> registration* {
     return nullptr;
 }
 
-// Whether `fd`, reported for the first time, is the very socket on_open_socket made: the number may have
-// been closed without the callback and taken by a descriptor the glue did not open.
+// Whether `fd` is still the very socket on_open_socket made: the number may have been closed without the
+// callback and taken by a descriptor the glue did not open. The record lives until the close callback.
 template <class Engine>
-bool multi_core<Engine>::claim_opened(curl_socket_t fd) noexcept {
+bool multi_core<Engine>::is_socket_opened(curl_socket_t fd) const noexcept {
     const auto index = static_cast<std::size_t>(fd);
     if (fd < 0 || index >= opened_inode_.size() || opened_inode_[index] == 0) return false;
-    const unsigned long inode = std::exchange(opened_inode_[index], 0);
     struct stat status {};
-    return ::fstat(fd, &status) == 0 && static_cast<unsigned long>(status.st_ino) == inode;
+    return ::fstat(fd, &status) == 0 && static_cast<unsigned long>(status.st_ino) == opened_inode_[index];
 }
 
 template <class Engine>
