@@ -569,6 +569,50 @@ TEST_F(scripted, readiness_while_parked_is_dropped_and_seen_again_once_curl_asks
     EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
 }
 
+// curl REMOVEs a connection from an action the timer started (7.88 and 8.x do so after reading a large
+// body in several actions: curl stops after 100 reads and asks for the timer) while the socket's read wait
+// is still queued. Parked with that wait, the registration held the io_context's work: run() never returned
+// with every transfer done (the 16 MiB benchmark hung in 20 runs of 30).
+TEST_F(scripted, a_parked_registration_holds_no_work) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    engine.on_add = [&](CURL*) {
+        engine.socket_cb(h, fd, CURL_POLL_IN);
+        engine.timer_cb(0);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s != CURL_SOCKET_TIMEOUT) return;
+        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+        engine.finish(h, CURLE_OK);
+    };
+    core->initiate(handle.state(), done.handler(), true);
+    ioc.run_for(std::chrono::seconds(2));
+    EXPECT_TRUE(ioc.stopped()) << "run() did not return with the only transfer done";
+    EXPECT_TRUE(done.done());
+    EXPECT_EQ(core->stats().parked_registrations, 1u);
+    EXPECT_TRUE(epoll_watches(fd)) << "the parked socket left epoll";
+
+    // Reused, the registration waits again and the unread byte reaches curl.
+    easy next;
+    CURL* n = next.native_handle();
+    engine.on_add = [&](CURL*) { engine.socket_cb(n, fd, CURL_POLL_IN); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == fd) engine.finish(n, CURLE_OK);
+    };
+    socket.poke();
+    ioc.restart();
+    core->initiate(next.state(), second_done.handler(), true);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)))
+        << "the reused registration never saw the byte";
+    EXPECT_EQ(actions_on(fd), 1);
+    EXPECT_EQ(core->stats().registrations_reused, 1u);
+    EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
+}
+
 // Rules 3 and 4 on the release path: the threaded resolver's wake-up descriptor (a socketpair the glue did
 // not open) is released on REMOVE. And a parked number, closed through the callback, taken by such a
 // descriptor: that one gets a registration of its own, released on its REMOVE.

@@ -54,6 +54,9 @@ struct multi_core<Engine>::wait_handler {
     int direction;  // CURL_CSELECT_IN or CURL_CSELECT_OUT
 
     void operator()(const error_code& ec) {
+        // A cancelled wait's flag was cleared by whoever cancelled it (park, retire): a wait started since
+        // keeps its own.
+        if (ec == boost::asio::error::operation_aborted) return;
         (direction == CURL_CSELECT_IN ? reg->waiting_in : reg->waiting_out) = false;
         if (!reg->retired) reg->owner->on_socket_ready(*reg, direction, ec);
     }
@@ -780,6 +783,15 @@ template <class Engine>
 void multi_core<Engine>::park(registration& reg) noexcept {
     reg.parked = true;
     reg.wanted = 0;
+    // A wait still queued (curl REMOVEs from an action the timer or another socket started) is outstanding
+    // work: io_context::run would not return while the connection idles in curl's cache. Cancelled, its
+    // completion comes back aborted and is ignored; the next report arms afresh (Asio re-arms epoll then, so
+    // what arrived meanwhile is not lost).
+    if (reg.waiting_in || reg.waiting_out) {
+        error_code ignored;
+        reg.descriptor.cancel(ignored);
+        reg.waiting_in = reg.waiting_out = false;
+    }
     intrusive_ptr_add_ref(&reg);
     --stats_.live_registrations;
     ++stats_.parked_registrations;
