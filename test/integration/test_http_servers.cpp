@@ -180,5 +180,84 @@ TEST_F(server_test, run_returns_when_the_transfers_are_done_and_connections_idle
     EXPECT_EQ(m->stats().registrations_created, 4u) << "a connection was not reused";
 }
 
+// The core's handles keep curl's environment proxies, read once as the handle is set up instead of on every
+// transfer (src/easy.cpp: the getenv scans are 2% of a keep-alive request). What was set before is honoured
+// the way curl honours it, no_proxy included; what appears after is not seen until the handle is reset.
+TEST_F(server_test, environment_proxies_are_read_as_a_handle_is_set_up) {
+    if (!require(test::nginx_server::installed(), "nginx")) GTEST_SKIP() << "nginx is not installed";
+    if (!require(test::tinyproxy_server::installed(), "tinyproxy"))
+        GTEST_SKIP() << "tinyproxy is not installed";
+    test::nginx_server nginx;
+    test::tinyproxy_server proxy;
+    // The machine's own proxy variables are set aside for the test and put back after it.
+    struct environment_guard {
+        std::vector<std::pair<std::string, std::string>> saved;
+        environment_guard() {
+            for (char** entry = environ; *entry; ++entry) {
+                const std::string_view text(*entry);
+                const auto eq = text.find('=');
+                if (eq == text.npos || eq < 6) continue;
+                std::string name(text.substr(0, eq));
+                if (strcasecmp(name.c_str() + name.size() - 6, "_proxy") == 0)
+                    saved.emplace_back(std::move(name), std::string(text.substr(eq + 1)));
+            }
+            for (const auto& [name, value] : saved)
+                ::unsetenv(name.c_str());
+        }
+        ~environment_guard() {
+            for (const char* name : {"http_proxy", "no_proxy", "NO_PROXY"})
+                ::unsetenv(name);
+            for (const auto& [name, value] : saved)
+                ::setenv(name.c_str(), value.c_str(), 1);
+        }
+    } restore;
+    const std::string url = nginx.http_url("/1k.bin");
+    std::string body;
+
+    // Set before the handle: through the proxy.
+    ::setenv("http_proxy", proxy.url().c_str(), 1);
+    auto before = proxy.requests_logged();
+    easy proxied;
+    proxied.set(CURLOPT_URL, url);
+    proxied.write_to(body);
+    EXPECT_FALSE(perform(proxied));
+    EXPECT_EQ(body, test::expected_body(1024));
+    EXPECT_EQ(proxy.requests_logged(), before + 1);
+
+    // no_proxy beside it: direct, as curl decides it.
+    ::setenv("no_proxy", "127.0.0.1", 1);
+    before = proxy.requests_logged();
+    easy excepted;
+    excepted.set(CURLOPT_URL, url);
+    excepted.discard_body();
+    EXPECT_FALSE(perform(excepted));
+    EXPECT_EQ(proxy.requests_logged(), before);
+    ::unsetenv("no_proxy");
+    ::unsetenv("http_proxy");
+
+    // Set up with no proxy in the environment, then one appears (a dead port): the handle goes direct.
+    easy direct;
+    direct.set(CURLOPT_URL, url);
+    direct.discard_body();
+    ::setenv("http_proxy", "http://127.0.0.1:9", 1);
+    EXPECT_FALSE(perform(direct)) << direct.error_message();
+    // Reset, the handle reads the environment again and tries the dead proxy.
+    direct.reset();
+    direct.set(CURLOPT_URL, url);
+    direct.discard_body();
+    EXPECT_EQ(perform(direct), condition::connect_failed);
+    ::unsetenv("http_proxy");
+
+    // A proxy set on the handle still meets the environment's no_proxy, read then (curl's rule).
+    ::setenv("NO_PROXY", "127.0.0.1", 1);
+    before = proxy.requests_logged();
+    easy explicit_proxy;
+    explicit_proxy.set(CURLOPT_URL, url);
+    explicit_proxy.set(CURLOPT_PROXY, proxy.url());
+    explicit_proxy.discard_body();
+    EXPECT_FALSE(perform(explicit_proxy));
+    EXPECT_EQ(proxy.requests_logged(), before);
+}
+
 }  // namespace
 }  // namespace asiocurl
