@@ -175,6 +175,33 @@ TEST_F(http_test, any_beast_body_in_and_out) {
     EXPECT_TRUE(content == test::expected_body(300000)) << content.size();
 }
 
+// The body's reader hears the announced length, as from Beast's own parser: a string is allocated once.
+// Not for a HEAD's length, nor for a chunked body (no length), nor beyond the cap (16 MiB).
+TEST_F(http_test, the_body_reader_is_told_the_announced_length) {
+    auto sized = fetch(get(server.url("/bytes/300000")));
+    ASSERT_FALSE(sized.ec) << sized.ec.message();
+    EXPECT_EQ(sized.res.body(), test::expected_body(300000));
+    EXPECT_EQ(sized.res.body().capacity(), 300000u) << "grown by doubling, not reserved";
+
+    auto sized_vector = fetch<bhttp::vector_body<char>>(get(server.url("/bytes/70000")));
+    ASSERT_FALSE(sized_vector.ec);
+    EXPECT_EQ(sized_vector.res.body().capacity(), 70000u);
+
+    auto chunked = fetch(get(server.url("/chunked/300000?chunk=1000")));
+    ASSERT_FALSE(chunked.ec);
+    EXPECT_EQ(chunked.res.body(), test::expected_body(300000));
+
+    auto head =
+        fetch(bhttp::request<bhttp::empty_body>(bhttp::verb::head, server.url("/bytes/30000000"), 11));
+    ASSERT_FALSE(head.ec) << head.ec.message();
+    EXPECT_EQ(head.res[bhttp::field::content_length], "30000000");
+    EXPECT_LT(head.res.body().capacity(), 1000u) << "a HEAD's length was reserved";
+
+    auto large = fetch(get(server.url("/bytes/20000000")));
+    ASSERT_FALSE(large.ec) << large.ec.message();
+    EXPECT_EQ(large.res.body().size(), 20000000u);
+}
+
 TEST_F(http_test, redirects_off_on_and_limited) {
     auto off = fetch(get(server.url("/redirect/3")));
     ASSERT_FALSE(off.ec);
