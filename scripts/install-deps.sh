@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages asiocurl needs that are not installed yet (as root, or with sudo).
-# Sourced by demo.sh (the library and the demo) and test.sh (those, plus what the tests need).
+# Sourced by demo.sh (the library and the demo), test.sh (those, plus what the tests need) and
+# bench/measure.sh (the benchmarks).
 #
 # Quiet: one line says what is installed; apt's output goes to build/logs/apt-install.log, shown only on
 # failure. Nothing is started or enabled as a system service: while installing, a policy-rc.d answers
@@ -15,6 +16,9 @@ asiocurl_demo_packages=(g++ cmake ninja-build pkg-config libboost1.81-dev libcur
                         ca-certificates)
 # The tests: GoogleTest, the servers they start (nginx for HTTP/2, tinyproxy), clang for the fuzz targets.
 asiocurl_test_packages=(libgtest-dev libgmock-dev nginx tinyproxy clang libclang-rt-14-dev)
+# The benchmarks (bench/measure.sh): nginx to serve, callgrind and strace for instructions.py, matplotlib for
+# bench/plot.py.
+asiocurl_bench_packages=(nginx valgrind strace python3-matplotlib)
 # Packages whose installation registers a system service, which this script then disables again.
 asiocurl_service_packages=(nginx tinyproxy)
 

@@ -44,7 +44,7 @@ class borrowed_easy;
 /// Proxies from the environment (`http_proxy`, `https_proxy`, `all_proxy`, `no_proxy`, …) are honoured as
 /// curl honours them, but read when the handle is created or `reset()`, not on every transfer: when the
 /// environment names no proxy then, the handle sets `CURLOPT_PROXY` and `CURLOPT_NOPROXY` to "" (curl would
-/// otherwise scan the environment up to seven times per transfer, 2% of a keep-alive request).
+/// otherwise scan the environment up to seven times per transfer, 3% of a keep-alive request).
 ///
 /// Thread safety: an `easy` is not thread-safe. While a transfer runs (between `async_perform` and its
 /// completion) only the multi running it touches the handle; destroying the `easy` then aborts the

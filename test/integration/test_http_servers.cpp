@@ -181,7 +181,7 @@ TEST_F(server_test, run_returns_when_the_transfers_are_done_and_connections_idle
 }
 
 // The core's handles keep curl's environment proxies, read once as the handle is set up instead of on every
-// transfer (src/easy.cpp: the getenv scans are 2% of a keep-alive request). What was set before is honoured
+// transfer (src/easy.cpp: the getenv scans are 3% of a keep-alive request). What was set before is honoured
 // the way curl honours it, no_proxy included; what appears after is not seen until the handle is reset.
 TEST_F(server_test, environment_proxies_are_read_as_a_handle_is_set_up) {
     if (!require(test::nginx_server::installed(), "nginx")) GTEST_SKIP() << "nginx is not installed";

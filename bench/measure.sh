@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Every figure of docs/benchmarks.md, measured again on this machine, then the plots:
+#   bench/measure.sh            # ~30 minutes on 2 cores; run it on a quiet machine
+#   bench/plot.py               # the plots alone, from the raw output already in the tree
+# Builds the benchmark clients (Release, no sanitizers) against both libcurls, runs ../shared/bench's
+# compare.py (median of 5) and instructions.py, and bench/trickle_sweep.py, writing their output to
+# docs/benchmarks/raw/. Installs what it needs first (scripts/install-deps.sh: the demo and bench lists;
+# libcurl 8 through scripts/fetch-curl8.sh). BENCH_* variables pass through to ../shared/bench.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=${BENCH_SHARED:-../shared/bench}
+raw=docs/benchmarks/raw
+mkdir -p "$raw"
+source scripts/install-deps.sh
+source scripts/stages.sh
+asiocurl_install_deps "${asiocurl_demo_packages[@]}" "${asiocurl_bench_packages[@]}"
+[ -d build/curl8/root/usr ] || bash scripts/fetch-curl8.sh
+
+clients=(asiocurl_client asiocurl_fetch_client)
+for preset in release release-curl8; do
+    asiocurl_configure "$preset"
+    cmake --build --preset "$preset" --target "${clients[@]}"
+done
+
+measure() {  # measure LABEL BUILD_DIR [BENCH_CURL_PREFIX]
+    local label=$1 dir=$2 prefix=${3:-}
+    local args=()
+    for c in "${clients[@]}"; do args+=(--client "$dir/bench/$c"); done
+    local env=(BENCH_BUILD="${BENCH_BUILD:-/tmp/asiocurl-bench-baselines}-$label")
+    [ -n "$prefix" ] && env+=(BENCH_CURL_PREFIX="$prefix")
+    echo "== curl $label: compare.py"
+    env "${env[@]}" python3 "$shared/compare.py" "${args[@]}" --reps 5 | tee "$raw/compare-$label.txt"
+    echo "== curl $label: instructions.py"
+    for workload in h1-1k-c16 h2-1k-c16; do
+        env "${env[@]}" python3 "$shared/instructions.py" --no-serve "${args[@]}" --workload "$workload"
+    done | tee "$raw/instructions-$label.txt"
+    echo "== curl $label: trickle_sweep.py"
+    env "${env[@]}" python3 bench/trickle_sweep.py --no-serve --client "$dir/bench/asiocurl_client" |
+        tee "$raw/trickle-$label.txt"
+}
+
+measure 7.88 build/release
+measure 8 build/release-curl8 "$PWD/build/curl8/root/usr"
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "commit: $(git rev-parse --short HEAD)"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
+    echo "kernel: $(uname -r)"
+    echo "nginx: $(nginx -v 2>&1 | cut -d/ -f2)"
+    echo "boost: $(grep -m1 'define BOOST_LIB_VERSION' /usr/include/boost/version.hpp | cut -d'"' -f2)"
+    echo "curl 7.88: $(dpkg-query -W -f='${Version}' libcurl4-openssl-dev 2>/dev/null)"
+    echo "curl 8: $(sed -n 's/^Version: //p' build/curl8/root/usr/lib/x86_64-linux-gnu/pkgconfig/libcurl.pc)"
+} >"$raw/machine.txt"
+/usr/bin/python3 bench/plot.py
