@@ -59,10 +59,10 @@ void apply_library_defaults(easy_state& state) noexcept {
     curl_easy_setopt(state.handle, CURLOPT_OPENSOCKETDATA, static_cast<void*>(&state));
     // curl looks for a proxy in the environment on every transfer (url.c: no_proxy and NO_PROXY, then the
     // scheme's *_proxy and all_proxy: up to seven getenv scans of the whole environment, ~2,000 instructions
-    // with the strdups, of a 70,000-instruction keep-alive request). When the environment names no proxy as the handle is set
-    // up, empty strings tell curl the same once ("" is "no proxy" and "no exceptions"). A proxy variable set
-    // after that is not seen by this handle until it is reset; one set before is honoured exactly as curl
-    // does.
+    // with the strdups, of a 70,000-instruction keep-alive request). When the environment names no proxy as
+    // the handle is set up, empty strings tell curl the same once ("" is "no proxy" and "no exceptions"). A
+    // proxy variable set after that is not seen by this handle until it is reset; one set before is honoured
+    // exactly as curl does.
     if (!environment_names_a_proxy()) {
         curl_easy_setopt(state.handle, CURLOPT_PROXY, "");
         curl_easy_setopt(state.handle, CURLOPT_NOPROXY, "");
