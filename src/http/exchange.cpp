@@ -7,12 +7,15 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <algorithm>
+
 namespace asiocurl::http::detail {
 
 error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request_view& request,
                              const options& opts, boost::asio::any_io_executor progress_executor) {
     handle_ = &handle;
     follow_redirects_ = opts.follow_redirects;
+    no_body_ = request.method == "HEAD";
     CURL* curl = handle.handle;
     // The options of the last exchange on this handle, if they are the very same: kept (no reset, no setopt
     // but the request's own). Otherwise the handle is reset, if it was not, and everything is set.
@@ -60,6 +63,18 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
 
 exchange::~exchange() {
     curl_slist_free_all(headers_);
+}
+
+// From what curl parsed (Curl_http_size, when the head ends): -1 when there is no length (chunked, or a
+// connection-close body). A HEAD, a 204 or a 304 announces the length of a body that does not come.
+std::optional<std::uint64_t> exchange::announced_body_length() const noexcept {
+    if (!handle_ || no_body_ || status_ == 204 || status_ == 304) return std::nullopt;
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(handle_->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) != CURLE_OK ||
+        length < 0)
+        return std::nullopt;
+    constexpr std::uint64_t cap = 16 * 1024 * 1024;
+    return std::min(static_cast<std::uint64_t>(length), cap);
 }
 
 void exchange::complete_head() {

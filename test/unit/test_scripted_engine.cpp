@@ -613,6 +613,45 @@ TEST_F(scripted, a_parked_registration_holds_no_work) {
     EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
 }
 
+// The same with another transfer still running when the connection is parked: run() goes on for that one,
+// and returns once it ends. (Keeping the queued wait for the connection's next transfer while others run was
+// tried: under load its instruction counts swung by more than it could save, so parking cancels at once.)
+TEST_F(scripted, a_parked_wait_does_not_outlive_the_last_transfer) {
+    easy parked_one, running_one;
+    CURL* p = parked_one.native_handle();
+    CURL* r = running_one.native_handle();
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    bool finish_running = false;
+    engine.on_add = [&](CURL* h) {
+        if (h == p) engine.socket_cb(p, fd, CURL_POLL_IN);
+        engine.timer_cb(0);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s != CURL_SOCKET_TIMEOUT) return;
+        if (!first_done.done() && engine.added.size() == 2) {
+            engine.socket_cb(p, fd, CURL_POLL_REMOVE);
+            engine.finish(p, CURLE_OK);
+        }
+        if (finish_running) engine.finish(r, CURLE_OK);
+    };
+    core->initiate(running_one.state(), second_done.handler(), true);
+    core->initiate(parked_one.state(), first_done.handler(), true);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return first_done.done(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(core->stats().parked_registrations, 1u);
+    ioc.run_for(std::chrono::milliseconds(50));
+    EXPECT_FALSE(ioc.stopped()) << "a transfer still runs";
+    finish_running = true;
+    boost::asio::post(ioc, [&] { engine.timer_cb(0); });
+    ioc.run_for(std::chrono::seconds(2));
+    EXPECT_TRUE(second_done.done());
+    EXPECT_TRUE(ioc.stopped()) << "a parked wait outlived the last transfer";
+    EXPECT_EQ(core->stats().parked_registrations, 1u);
+    EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
+}
+
 // Rules 3 and 4 on the release path: the threaded resolver's wake-up descriptor (a socketpair the glue did
 // not open) is released on REMOVE. And a parked number, closed through the callback, taken by such a
 // descriptor: that one gets a registration of its own, released on its REMOVE.

@@ -89,6 +89,11 @@ protected:
     virtual transfer_info& info() noexcept = 0;
     virtual void on_end(error_code& ec) noexcept = 0;
 
+    // For the final head's body reader, as Beast's own parser gives it: the Content-Length curl parsed, so
+    // that a string or vector is allocated once instead of doubled from curl's first write. Only a hint:
+    // capped at 16 MiB (a length is only the server's word; curl has refused one beyond
+    // max_response_size); none without a length, or for a body that cannot come (HEAD, 204, 304).
+    std::optional<std::uint64_t> announced_body_length() const noexcept;
     // The handle while it is this exchange's (between prepare() and the transfer's end).
     asiocurl::detail::easy_state* handle() const noexcept { return handle_; }
 
@@ -104,6 +109,7 @@ private:
     unsigned status_ = 0;
     bool location_ = false;  // the current head has a Location field
     bool follow_redirects_ = false;
+    bool no_body_ = false;  // a HEAD
     bool head_complete_ = false;
 };
 

@@ -11,8 +11,6 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 
-#include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -87,24 +85,8 @@ private:
     }
     void on_final_head() override {
         reader_.emplace(result.base(), result.body());
-        reader_->init(announced_length(), body_error_);
-    }
-    // What Beast's own parser gives a body's reader: the Content-Length, so that a string or vector is
-    // allocated once instead of doubled from curl's first 16 KiB write (64 KiB bodies: 112 KiB copied less).
-    // Only a hint: capped (a length is only the server's word; curl has refused one beyond
-    // max_response_size), and none for bodies that cannot come (HEAD, 1xx, 204, 304) or are decoded.
-    boost::optional<std::uint64_t> announced_length() const {
-        namespace bhttp = boost::beast::http;
-        const unsigned status = result.result_int();
-        if (request_.method() == bhttp::verb::head || status < 200 || status == 204 || status == 304)
-            return boost::none;
-        if (result.count(bhttp::field::content_encoding) != 0) return boost::none;
-        const auto text = result[bhttp::field::content_length];
-        std::uint64_t length = 0;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
-        if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return boost::none;
-        constexpr std::uint64_t cap = 16 * 1024 * 1024;
-        return std::min(length, cap);
+        const std::optional<std::uint64_t> length = announced_body_length();
+        reader_->init(length ? boost::optional<std::uint64_t>(*length) : boost::none, body_error_);
     }
     std::size_t on_body(const char* data, std::size_t length) override {
         // Returning less than `length` fails the transfer (CURLE_WRITE_ERROR); memory stays bounded.
