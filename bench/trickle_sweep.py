@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """CPU per transfer against concurrency: trickled 64 KiB transfers (nginx sends /slow/ at 16 KiB/s, ~4 s each).
 
-For each concurrency C the clients run twice, with N1 = C and N2 = 2C transfers (so C at once throughout); the
-difference of their CPU time (user+sys, from wait4) divided by N2 - N1 is the marginal CPU of one transfer,
-free of start-up (curl_global_init, OpenSSL) and shut-down. A flat line from 10 to 10,000 is the design's
+For each concurrency C the clients run twice, with N1 = C and N2 = C + max(C, 100) transfers (C at once
+throughout: at small C, more waves, so that the difference is not lost in run-to-run noise); the difference
+of their CPU time (user+sys, from wait4) divided by N2 - N1 is the marginal CPU of one transfer, free of
+start-up (curl_global_init, OpenSSL) and shut-down. A flat line from 10 to 10,000 is the design's
 claim: nothing in the glue costs more per event as the number of sockets grows.
 
   bench/trickle_sweep.py --client build/release/bench/asiocurl_client            # 10 100 1000 10000, 3 reps
@@ -63,9 +64,10 @@ def main():
         marginal = {name: [] for name in clients}
         for _ in range(a.reps):
             for name, exe in clients.items():  # in rotation, as compare.py runs them
+                extra = max(c, 100)
                 one_wave = run(compare, exe, url, c, c)
-                two_waves = run(compare, exe, url, 2 * c, c)
-                marginal[name].append((two_waves - one_wave) / c * 1e6)
+                more_waves = run(compare, exe, url, c + extra, c)
+                marginal[name].append((more_waves - one_wave) / extra * 1e6)
         for name, values in marginal.items():
             print(f"trickle concurrency={c} client={name} cpu_us_per_transfer={statistics.median(values):.1f} "
                   f"runs={len(values)}", flush=True)
