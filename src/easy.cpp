@@ -76,6 +76,7 @@ void reset_lent(easy_state& state) noexcept {
     curl_easy_reset(state.handle);
     state.callbacks = {};
     state.applied_options.reset();
+    state.parsed_url_text.clear();  // curl_easy_reset forgot CURLOPT_CURLU
     apply_library_defaults(state);
 }
 

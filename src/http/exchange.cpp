@@ -22,10 +22,10 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
     const bool reusable = reusable_setup::applies(request, opts);
     const auto* applied = static_cast<const reusable_setup*>(handle.applied_options.get());
     if (reusable && applied && applied->matches(request, opts)) {
-        if (auto ec = apply_request_target(curl, request, opts, headers_)) return ec;
+        if (auto ec = apply_request_target(curl, request, opts, headers_, &handle)) return ec;
     } else {
         if (applied) asiocurl::detail::reset_lent(handle);
-        if (auto ec = apply_request_options(curl, request, opts, headers_)) return ec;
+        if (auto ec = apply_request_options(curl, request, opts, headers_, &handle)) return ec;
         if (reusable) handle.applied_options = std::make_shared<reusable_setup>(request, opts);
     }
     handle.keep_options = reusable;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <string>
 
 namespace asiocurl::http::detail {
@@ -106,9 +107,55 @@ request_view& scratch_request_view() {
 
 namespace {
 
+// curl's own mapping of a URL parser's refusal (Curl_uc_to_curlcode), so that a URL refused here fails as
+// it would have inside the transfer.
+CURLcode url_refusal(CURLUcode uc) {
+    switch (uc) {
+        case CURLUE_UNSUPPORTED_SCHEME:
+            return CURLE_UNSUPPORTED_PROTOCOL;
+        case CURLUE_OUT_OF_MEMORY:
+            return CURLE_OUT_OF_MEMORY;
+        case CURLUE_USER_NOT_ALLOWED:
+            return CURLE_LOGIN_DENIED;
+        default:
+            return CURLE_URL_MALFORMAT;
+    }
+}
+
+// The URL on the handle: parsed once into the handle's CURLU when `parsed` is given, and set again only when
+// it changes (curl duplicates a CURLU per transfer instead of parsing and normalising a string, ~10,000
+// instructions on 7.88). The flags are the ones curl parses a CURLOPT_URL string with.
+CURLcode set_url(CURL* handle, const std::string& url, asiocurl::detail::easy_state* parsed, bool as_string) {
+    if (!parsed || as_string) {
+        // A CURLU set before would take precedence over the string.
+        if (parsed && !parsed->parsed_url_text.empty()) {
+            curl_easy_setopt(handle, CURLOPT_CURLU, static_cast<CURLU*>(nullptr));
+            parsed->parsed_url_text.clear();
+        }
+        return curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+    }
+    if (!parsed->parsed_url_text.empty() && parsed->parsed_url_text == url) return CURLE_OK;
+    parsed->parsed_url_text.clear();
+    if (!parsed->parsed_url) parsed->parsed_url.reset(curl_url());
+    if (!parsed->parsed_url) return CURLE_OUT_OF_MEMORY;
+    if (const CURLUcode uc = curl_url_set(parsed->parsed_url.get(), CURLUPART_URL, url.c_str(),
+                                          CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME)) {
+        // curl's own words for it (8.x: failf in parseurlandfillconn), where the fetch reports its detail.
+        std::snprintf(parsed->error_buffer, sizeof parsed->error_buffer, "URL rejected: %s",
+                      curl_url_strerror(uc));
+        return url_refusal(uc);
+    }
+    // 7.88 keeps the previous CURLOPT_URL as the transfer's URL while one is set: none, so that the URL is
+    // taken from the CURLU (curl_url_get), as 8.x always does.
+    CURLcode code = curl_easy_setopt(handle, CURLOPT_URL, static_cast<const char*>(nullptr));
+    if (code == CURLE_OK) code = curl_easy_setopt(handle, CURLOPT_CURLU, parsed->parsed_url.get());
+    if (code == CURLE_OK) parsed->parsed_url_text = url;
+    return code;
+}
+
 // The request's URL (in `url`) and header lines; the URL set on `handle`.
 error_code set_target(CURL* handle, const request_view& request, const options& opts, curl_slist*& headers,
-                      std::string& url) {
+                      std::string& url, asiocurl::detail::easy_state* parsed) {
     // Reused, so that a fetch in steady state builds its URL without an allocation.
     thread_local std::string line;
     if (auto ec = build_url(request, opts, url)) return ec;
@@ -125,7 +172,8 @@ error_code set_target(CURL* handle, const request_view& request, const options& 
     }
     // curl would otherwise hold a body back for up to a second waiting for "100 Continue".
     if (request.has_body) headers = curl_slist_append(headers, "Expect:");
-    CURLcode code = curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+    // customize may set CURLOPT_URL itself, which a CURLU would override.
+    CURLcode code = set_url(handle, url, parsed, static_cast<bool>(opts.customize));
     if (code == CURLE_OK) code = curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
     return result(code);
 }
@@ -133,15 +181,15 @@ error_code set_target(CURL* handle, const request_view& request, const options& 
 }  // namespace
 
 error_code apply_request_target(CURL* handle, const request_view& request, const options& opts,
-                                curl_slist*& headers) {
+                                curl_slist*& headers, asiocurl::detail::easy_state* parsed) {
     thread_local std::string url;
-    return set_target(handle, request, opts, headers, url);
+    return set_target(handle, request, opts, headers, url, parsed);
 }
 
 error_code apply_request_options(CURL* handle, const request_view& request, const options& opts,
-                                 curl_slist*& headers) {
+                                 curl_slist*& headers, asiocurl::detail::easy_state* parsed) {
     thread_local std::string url;
-    if (auto ec = set_target(handle, request, opts, headers, url)) return ec;
+    if (auto ec = set_target(handle, request, opts, headers, url, parsed)) return ec;
     // Only what differs from curl_easy_reset's defaults is set (the handle comes reset from the idle pool, or
     // fresh), with curl_easy_setopt itself: the types are known here, so easy::set's checks are not needed.
     CURLcode code = CURLE_OK;

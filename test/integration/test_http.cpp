@@ -220,6 +220,40 @@ TEST_F(http_test, redirects_off_on_and_limited) {
     EXPECT_EQ(limited.ec, condition::too_many_redirects);
 }
 
+// One after another, every fetch gets the idle pool's one handle, which keeps its parsed URL (CURLOPT_CURLU)
+// from the last: each must go where its own request says, and say so. curl 7.88 keeps reporting the first
+// URL a CURLU handle fetched unless the URL string is cleared (found making this change).
+TEST_F(http_test, a_reused_handle_goes_where_each_request_says) {
+    const auto fetch_bytes = [&](int n, http::options opts = {}) {
+        auto out = fetch(get(server.url("/bytes/" + std::to_string(n))), std::move(opts));
+        EXPECT_FALSE(out.ec) << out.ec.message();
+        EXPECT_EQ(out.res.body(), test::expected_body(n));
+        EXPECT_EQ(out.res.info.effective_url, server.url("/bytes/" + std::to_string(n)));
+        EXPECT_TRUE(out.res.info.connection_reused || n == 5) << n;
+    };
+    fetch_bytes(5);
+    fetch_bytes(7);  // the same options, another URL
+    fetch_bytes(7);  // the very same
+    for (int round = 0; round < 2; ++round) {
+        auto followed = fetch(get(server.url("/redirect/1")), {.follow_redirects = true});
+        ASSERT_FALSE(followed.ec) << followed.ec.message();
+        EXPECT_EQ(followed.res.body(), "done");
+        EXPECT_EQ(followed.res.info.redirect_count, 1) << round;
+        EXPECT_EQ(followed.res.info.effective_url, server.url("/redirect/0")) << round;
+    }
+    fetch_bytes(9, {.follow_redirects = true});  // after a followed redirect
+    fetch_bytes(5);                              // other options again
+    // A URL curl's parser refuses fails before anything is sent, as curl fails it, and the handle serves the
+    // next fetch.
+    const auto served = server.requests_served();
+    auto refused = fetch(get("http://[127.0.0.1/x"));
+    EXPECT_EQ(refused.ec, condition::bad_url) << refused.ec.message();
+    EXPECT_EQ(refused.res.info.error_message.rfind("URL rejected: ", 0), 0u)
+        << refused.res.info.error_message;
+    EXPECT_EQ(server.requests_served(), served);
+    fetch_bytes(11);
+}
+
 TEST_F(http_test, total_and_connect_timeouts) {
     auto stalled = fetch(get(server.url("/stall")), {.timeout = 300ms});
     EXPECT_EQ(stalled.ec, condition::timed_out) << stalled.ec.message();

@@ -1,6 +1,8 @@
 // The http layer's pure parts, without a transfer: the response head's lines as curl's header callback hands
 // them over, the request's URL, its refusals, and when a handle's earlier options may be kept. The fuzz
 // target (test/fuzz) checks the same functions for crashes and properties; the inputs it found live here.
+#include <asiocurl/detail/easy_state.hpp>
+#include <asiocurl/easy.hpp>
 #include <asiocurl/http/detail/request_options.hpp>
 
 #include <gtest/gtest.h>
@@ -122,6 +124,50 @@ TEST(request_options, header_injection_is_refused_and_curl_managed_fields_droppe
                   make_error_code(errc::header_injection))
             << field.first;
     }
+}
+
+// The URL goes to curl as a CURLU parsed once per handle and URL: a second exchange asking for the same URL
+// parses nothing, another URL is parsed again, a refused one leaves nothing behind, and with customize (which
+// may set CURLOPT_URL itself) the URL is a plain string again.
+TEST(request_options, a_handle_parses_its_url_once_and_again_only_when_it_changes) {
+    options opts;
+    opts.base_url = "http://127.0.0.1:9";
+    curl_handle h;
+    asiocurl::detail::easy_state state;
+    const auto url_of = [&] {
+        char* text = nullptr;
+        EXPECT_EQ(curl_url_get(state.parsed_url.get(), CURLUPART_URL, &text, 0), CURLUE_OK);
+        std::string url = text ? text : "";
+        curl_free(text);
+        return url;
+    };
+    ASSERT_FALSE(apply_request_target(h.handle.get(), get("/a"), opts, h.headers, &state));
+    ASSERT_TRUE(state.parsed_url);
+    CURLU* const parsed = state.parsed_url.get();
+    EXPECT_EQ(state.parsed_url_text, "http://127.0.0.1:9/a");
+    EXPECT_EQ(url_of(), "http://127.0.0.1:9/a");
+
+    curl_url_set(parsed, CURLUPART_PATH, "/changed-behind-its-back", 0);
+    ASSERT_FALSE(apply_request_target(h.handle.get(), get("/a"), opts, h.headers, &state));
+    EXPECT_EQ(url_of(), "http://127.0.0.1:9/changed-behind-its-back") << "the same URL is not parsed again";
+
+    ASSERT_FALSE(apply_request_target(h.handle.get(), get("/b?q=1"), opts, h.headers, &state));
+    EXPECT_EQ(state.parsed_url.get(), parsed) << "one CURLU per handle";
+    EXPECT_EQ(url_of(), "http://127.0.0.1:9/b?q=1");
+
+    EXPECT_EQ(apply_request_target(h.handle.get(), get("http://[::1/x"), opts, h.headers, &state),
+              make_error_code(CURLE_URL_MALFORMAT));
+    EXPECT_TRUE(state.parsed_url_text.empty());
+    EXPECT_EQ(std::string(state.error_buffer).rfind("URL rejected: ", 0), 0u) << state.error_buffer;
+    ASSERT_FALSE(apply_request_target(h.handle.get(), get("/b?q=1"), opts, h.headers, &state));
+    EXPECT_EQ(state.parsed_url_text, "http://127.0.0.1:9/b?q=1") << "parsed again after a refusal";
+
+    opts.customize = [](easy&) {};
+    ASSERT_FALSE(apply_request_target(h.handle.get(), get("/c"), opts, h.headers, &state));
+    EXPECT_TRUE(state.parsed_url_text.empty()) << "customize: CURLOPT_URL, and no CURLU above it";
+    ASSERT_FALSE(
+        apply_request_target(h.handle.get(), get("/c"), {.base_url = opts.base_url}, h.headers, &state));
+    EXPECT_EQ(url_of(), "http://127.0.0.1:9/c");
 }
 
 TEST(request_options, a_kept_setup_matches_only_the_same_plain_options) {

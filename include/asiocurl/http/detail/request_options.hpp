@@ -16,14 +16,16 @@ namespace asiocurl::http::detail {
 error_code build_url(const request_view& request, const options& opts, std::string& url);
 
 // Sets the request's options on `handle`, a reset or fresh one: only what differs from curl's defaults.
-// `headers` gets the request's header lines (the caller frees it once the transfer is over).
+// `headers` gets the request's header lines (the caller frees it once the transfer is over). With `parsed`
+// (the handle's state), the URL is set as the state's CURLU, parsed only when it differs from the last one
+// (not with options::customize, which may set CURLOPT_URL itself).
 error_code apply_request_options(CURL* handle, const request_view& request, const options& opts,
-                                 curl_slist*& headers);
+                                 curl_slist*& headers, asiocurl::detail::easy_state* parsed = nullptr);
 
 // Sets only what is the request's own — its URL and header lines — on a handle that carries the options of
 // an earlier exchange that asked for the very same ones (reusable_setup::matches).
 error_code apply_request_target(CURL* handle, const request_view& request, const options& opts,
-                                curl_slist*& headers);
+                                curl_slist*& headers, asiocurl::detail::easy_state* parsed = nullptr);
 
 // What an exchange set on a handle, kept with the handle in the multi's idle pool: an exchange asking for the
 // same can skip curl_easy_reset and most of its options. Only for exchanges whose options are all plain

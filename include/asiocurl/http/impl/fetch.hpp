@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -267,7 +268,8 @@ struct initiate_fetch {
                                                       multi_executor));
         if (ec) {
             // Refused before anything was sent: completed from the executor, never inside async_fetch.
-            started.result.info.error_message = ec.message();
+            started.result.info.error_message =
+                handle && handle->error_buffer[0] ? std::string(handle->error_buffer) : ec.message();
             if (handle) core->return_unused(handle);
             return asiocurl::detail::post_completion(multi_executor, std::move(erased), ec,
                                                      on_multi_executor);
