@@ -8,7 +8,8 @@ namespace {
 
 // For a size checked_size() accepted.
 constexpr std::size_t rounded(std::size_t size) noexcept {
-    return (size + block_cache::granularity - 1) / block_cache::granularity * block_cache::granularity;
+    const std::size_t at_least = size ? size : 1;
+    return (at_least + block_cache::granularity - 1) / block_cache::granularity * block_cache::granularity;
 }
 
 // A size that would wrap when rounded up is refused, not turned into a tiny block.
@@ -32,38 +33,36 @@ constexpr bool cache_blocks = true;
 }  // namespace
 
 block_cache::~block_cache() {
-    for (auto& e : entries_)
-        if (e.block) ::operator delete(e.block);
+    for (free_block* head : free_)
+        while (head) {
+            free_block* next = head->next;
+            ::operator delete(head);
+            head = next;
+        }
 }
 
 void* block_cache::allocate(std::size_t size) {
     const std::size_t wanted = checked_size(size);
-    for (auto& e : entries_) {
-        if (e.block && e.size == wanted) {
-            void* block = e.block;
-            e.block = nullptr;
-            return block;
-        }
-    }
-    return ::operator new(wanted);
+    if (wanted > largest_cached) return ::operator new(wanted);
+    free_block*& head = free_[wanted / granularity - 1];
+    if (!head) return ::operator new(wanted);
+    free_block* block = head;
+    head = block->next;
+    --held_blocks_;
+    held_bytes_ -= wanted;
+    return block;
 }
 
 void block_cache::deallocate(void* block, std::size_t size) noexcept {
     const std::size_t held = rounded(size);
-    for (auto& e : entries_) {
-        if (!e.block) {
-            e = {block, held};
-            return;
-        }
+    if (held > largest_cached || held_bytes_ + held > byte_limit) {
+        ::operator delete(block);
+        return;
     }
-    ::operator delete(block);
-}
-
-std::size_t block_cache::cached() const noexcept {
-    std::size_t n = 0;
-    for (const auto& e : entries_)
-        n += e.block != nullptr;
-    return n;
+    free_block*& head = free_[held / granularity - 1];
+    head = ::new (block) free_block{head};
+    ++held_blocks_;
+    held_bytes_ += held;
 }
 
 namespace {

@@ -2,13 +2,10 @@
 // exchange's callbacks and the stream's operations.
 #include <asiocurl/http/detail/stream_core.hpp>
 
-#include <boost/asio/append.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 
 namespace asiocurl::http::detail {
 namespace {
@@ -51,7 +48,7 @@ error_code stream_core::prepare(asiocurl::detail::easy_state& handle, request_vi
 // inside a curl callback takes effect before curl delivers more, DESIGN rule 12); from another thread it is
 // posted. One emitted before the operation is registered is seen when it registers.
 template <class Handler, class Start>
-void stream_core::hop(op_kind kind, Handler handler, Start start) {
+void stream_core::hop(op_kind kind, Handler handler, route to, Start start) {
     const std::uint64_t serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
     asiocurl::detail::cancellation_relay* relay = nullptr;
     if (auto slot = handler.get_cancellation_slot(); slot.is_connected()) {
@@ -59,35 +56,40 @@ void stream_core::hop(op_kind kind, Handler handler, Start start) {
                                                          &stream_core::deliver_cancellation);
         slot.template emplace<asiocurl::detail::relay_slot_handler>(relay);
     }
-    boost::asio::dispatch(
-        executor_, [self = shared_from_this(), h = std::move(handler), ticket = op_ticket(serial, relay),
-                    start = std::move(start)]() mutable { start(*self, std::move(h), std::move(ticket)); });
-}
-
-void stream_core::read_header(wait_handler handler) {
-    hop(op_kind::header, std::move(handler), [](stream_core& s, wait_handler h, op_ticket t) {
-        s.begin(op_kind::header, std::move(h), {}, std::move(t));
+    boost::asio::dispatch(executor_, [self = shared_from_this(), h = std::move(handler), to = std::move(to),
+                                      ticket = op_ticket(serial, relay), start = std::move(start)]() mutable {
+        start(*self, std::move(h), std::move(to), std::move(ticket));
     });
 }
 
-void stream_core::read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler) {
-    hop(op_kind::read, std::move(handler), [buffers](stream_core& s, io_handler h, op_ticket t) {
-        s.read_into_ = buffers;
-        s.begin(op_kind::read, {}, std::move(h), std::move(t));
-    });
+void stream_core::read_header(wait_handler handler, route to) {
+    hop(op_kind::header, std::move(handler), std::move(to),
+        [](stream_core& s, wait_handler h, route r, op_ticket t) {
+            s.begin(op_kind::header, std::move(h), {}, std::move(r), std::move(t));
+        });
 }
 
-void stream_core::write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler) {
-    hop(op_kind::write, std::move(handler), [buffers](stream_core& s, io_handler h, op_ticket t) {
-        s.write_from_ = buffers;
-        s.begin(op_kind::write, {}, std::move(h), std::move(t));
-    });
+void stream_core::read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler, route to) {
+    hop(op_kind::read, std::move(handler), std::move(to),
+        [buffers](stream_core& s, io_handler h, route r, op_ticket t) {
+            s.read_into_ = buffers;
+            s.begin(op_kind::read, {}, std::move(h), std::move(r), std::move(t));
+        });
 }
 
-void stream_core::finish_upload(wait_handler handler) {
-    hop(op_kind::finish, std::move(handler), [](stream_core& s, wait_handler h, op_ticket t) {
-        s.begin(op_kind::finish, std::move(h), {}, std::move(t));
-    });
+void stream_core::write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler, route to) {
+    hop(op_kind::write, std::move(handler), std::move(to),
+        [buffers](stream_core& s, io_handler h, route r, op_ticket t) {
+            s.write_from_ = buffers;
+            s.begin(op_kind::write, {}, std::move(h), std::move(r), std::move(t));
+        });
+}
+
+void stream_core::finish_upload(wait_handler handler, route to) {
+    hop(op_kind::finish, std::move(handler), std::move(to),
+        [](stream_core& s, wait_handler h, route r, op_ticket t) {
+            s.begin(op_kind::finish, std::move(h), {}, std::move(r), std::move(t));
+        });
 }
 
 void stream_core::cancel() {
@@ -96,12 +98,12 @@ void stream_core::cancel() {
 
 // On the executor: a cancellation that came before the operation registered fails it at once (terminal also
 // ends the exchange); otherwise the machine decides — wait, or complete at once.
-void stream_core::begin(op_kind kind, wait_handler wait, io_handler io, op_ticket ticket) {
+void stream_core::begin(op_kind kind, wait_handler wait, io_handler io, route to, op_ticket ticket) {
     auto post_now = [&](error_code ec, std::size_t bytes) {
         if (carries_bytes(kind))
-            boost::asio::post(executor_, boost::asio::append(std::move(io), ec, bytes));
+            asiocurl::detail::post_completion(executor_, std::move(io), ec, bytes, to);
         else
-            boost::asio::post(executor_, boost::asio::append(std::move(wait), ec));
+            asiocurl::detail::post_completion(executor_, std::move(wait), ec, to);
     };
     if (pending_[index(kind)]) return post_now(boost::asio::error::in_progress, 0);
     if (const unsigned types = ticket.requested()) {
@@ -130,14 +132,9 @@ void stream_core::begin(op_kind kind, wait_handler wait, io_handler io, op_ticke
             break;
         }
     if (machine_.waiting(kind)) {
-        auto work = carries_bytes(kind)
-                        ? boost::asio::prefer(boost::asio::get_associated_executor(io, executor_),
-                                              boost::asio::execution::outstanding_work.tracked)
-                        : boost::asio::prefer(boost::asio::get_associated_executor(wait, executor_),
-                                              boost::asio::execution::outstanding_work.tracked);
         // Constructed, never move-assigned: Boost 1.81's any_completion_handler move assignment is broken.
         pending_[index(kind)].emplace(
-            pending{std::move(wait), std::move(io), std::move(work), std::move(ticket)});
+            pending{std::move(wait), std::move(io), std::move(to), std::move(ticket)});
     }
     apply(actions);
 }
@@ -160,9 +157,9 @@ void stream_core::complete(op_kind kind, error_code ec, std::size_t bytes) {
     pending done(std::move(*slot));
     slot.reset();
     if (carries_bytes(kind))
-        boost::asio::post(executor_, boost::asio::append(std::move(done.io), ec, bytes));
+        asiocurl::detail::post_completion(executor_, std::move(done.io), ec, bytes, done.to);
     else
-        boost::asio::post(executor_, boost::asio::append(std::move(done.wait), ec));
+        asiocurl::detail::post_completion(executor_, std::move(done.wait), ec, done.to);
 }
 
 void stream_core::deliver_cancellation(void* core, std::uint64_t tag, unsigned types) {

@@ -30,6 +30,8 @@ namespace {
 using test::completion;
 using test::scripted_engine;
 using core_type = detail::multi_core<scripted_engine>;
+// The completions of these transfers run on the multi's own executor (what route_of() finds for them).
+const detail::completion_route on_the_multi{{}, true};
 
 struct socket_pair {
     int local = -1, peer = -1;
@@ -108,7 +110,7 @@ TEST_F(scripted, remove_then_reuse_of_the_same_fd_number_in_one_action) {
             engine.finish(h, CURLE_OK);
         }
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     first->poke();
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return step == 2; }, std::chrono::seconds(5)));
@@ -157,7 +159,7 @@ TEST_F(scripted, a_close_before_its_remove_releases_the_registration_first) {
             engine.finish(h, CURLE_OK);
         }
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     first->poke();
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return step == 2; }, std::chrono::seconds(5)));
@@ -191,7 +193,7 @@ TEST_F(scripted, timer_zero_from_inside_a_socket_callback_is_posted) {
             engine.finish(h, CURLE_OK);
         }
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     pair.poke();
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
@@ -207,7 +209,7 @@ TEST_F(scripted, minus_one_after_zero_cancels_and_rearming_replaces) {
         engine.timer_cb(0);
         engine.timer_cb(-1);
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     ioc.run_for(std::chrono::milliseconds(100));
     EXPECT_EQ(engine.timeout_actions(), 0) << "a cancelled zero timeout still fired";
 
@@ -248,8 +250,8 @@ TEST_F(scripted, a_registration_failure_fails_only_its_own_transfer) {
             engine.finish(healthy.native_handle(), CURLE_OK);
         }
     };
-    core->initiate(failing.state(), failing_done.handler(), true);
-    core->initiate(healthy.state(), healthy_done.handler(), true);
+    core->initiate(failing.state(), failing_done.handler(), on_the_multi);
+    core->initiate(healthy.state(), healthy_done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return failing_done.done(); }, std::chrono::seconds(5)));
     EXPECT_EQ(failing_done.ec, errc::socket_registration);
@@ -274,10 +276,10 @@ TEST_F(scripted, starting_a_transfer_from_inside_a_callback_is_deferred) {
     };
     engine.on_action = [&](curl_socket_t s, int) {
         if (s != CURL_SOCKET_TIMEOUT || engine.timeout_actions() != 1) return;
-        core->initiate(second.state(), second_done.handler(), true);  // as a write callback might
+        core->initiate(second.state(), second_done.handler(), on_the_multi);  // as a write callback might
         engine.finish(first.native_handle(), CURLE_OK);
     };
-    core->initiate(first.state(), first_done.handler(), true);
+    core->initiate(first.state(), first_done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return first_done.done() && engine.added.size() == 1; }, std::chrono::seconds(5)));
     EXPECT_EQ(engine.added.front(), second.native_handle());
@@ -299,13 +301,13 @@ TEST_F(scripted, a_deferred_pause_never_reaches_the_transfer_that_took_its_slot)
         if (s != pair.local) return;
         pair.drain();
         // Queued before the pause: the second transfer starts (and takes the freed slot) before it runs.
-        boost::asio::post(ioc, [&] { core->initiate(second.state(), second_done.handler(), true); });
+        boost::asio::post(ioc, [&] { core->initiate(second.state(), second_done.handler(), on_the_multi); });
         auto* state = first.state();
         state->transfer.set_pause(state->transfer.runner, *state, CURLPAUSE_RECV);
         engine.socket_cb(first.native_handle(), pair.local, CURL_POLL_REMOVE);
         engine.finish(first.native_handle(), CURLE_OK);
     };
-    core->initiate(first.state(), first_done.handler(), true);
+    core->initiate(first.state(), first_done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return engine.added.size() == 1; }, std::chrono::seconds(5)));
     const auto first_slot = first.state()->transfer.slot;
@@ -333,7 +335,7 @@ TEST_F(scripted, unpause_runs_outside_curl_and_accepts_the_callbacks_it_makes) {
     easy handle;
     CURL* h = handle.native_handle();
     socket_pair pair;
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return engine.added.size() == 1; }, std::chrono::seconds(5)));
     auto set_pause = [&](int bitmask) {
@@ -384,7 +386,7 @@ TEST_F(scripted, readable_and_writable_at_once_is_one_action_with_both_bits) {
         engine.socket_cb(h, pair.local, CURL_POLL_REMOVE);
         engine.finish(h, CURLE_OK);
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
     ioc.run_for(std::chrono::milliseconds(20));
@@ -408,7 +410,7 @@ TEST_F(scripted, readiness_of_one_direction_while_both_are_awaited_still_reaches
         seen.push_back(events);
         engine.finish(h, CURLE_OK);
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     ioc.run_for(std::chrono::milliseconds(20));
     EXPECT_TRUE(seen.empty());
     pair.poke();
@@ -499,7 +501,7 @@ TEST_F(scripted, a_connection_socket_is_parked_on_remove_and_reused_by_the_next_
         engine.socket_cb(h, fd, CURL_POLL_REMOVE);
         engine.finish(h, CURLE_OK);
     };
-    core->initiate(first.state(), first_done.handler(), true);
+    core->initiate(first.state(), first_done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return actions_on(fd) == 1; }, std::chrono::seconds(5)));
     socket.poke();
@@ -511,7 +513,7 @@ TEST_F(scripted, a_connection_socket_is_parked_on_remove_and_reused_by_the_next_
     EXPECT_TRUE(epoll_watches(fd)) << "the parked socket left epoll";
     EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "parking closed curl's socket";
 
-    core->initiate(second.state(), second_done.handler(), true);
+    core->initiate(second.state(), second_done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return engine.added.size() == 1 && engine.added.front() == second.native_handle(); },
         std::chrono::seconds(5)));
@@ -552,7 +554,7 @@ TEST_F(scripted, readiness_while_parked_is_dropped_and_seen_again_once_curl_asks
         if (s == CURL_SOCKET_TIMEOUT && report_again) engine.socket_cb(h, fd, CURL_POLL_IN);
         if (s == fd) engine.finish(h, CURLE_OK);
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return engine.timeout_actions() == 1; }, std::chrono::seconds(5)));
     EXPECT_EQ(core->stats().parked_registrations, 1u);
@@ -588,7 +590,7 @@ TEST_F(scripted, a_parked_registration_holds_no_work) {
         engine.socket_cb(h, fd, CURL_POLL_REMOVE);
         engine.finish(h, CURLE_OK);
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     ioc.run_for(std::chrono::seconds(2));
     EXPECT_TRUE(ioc.stopped()) << "run() did not return with the only transfer done";
     EXPECT_TRUE(done.done());
@@ -604,7 +606,7 @@ TEST_F(scripted, a_parked_registration_holds_no_work) {
     };
     socket.poke();
     ioc.restart();
-    core->initiate(next.state(), second_done.handler(), true);
+    core->initiate(next.state(), second_done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)))
         << "the reused registration never saw the byte";
@@ -636,8 +638,8 @@ TEST_F(scripted, a_parked_wait_does_not_outlive_the_last_transfer) {
         }
         if (finish_running) engine.finish(r, CURLE_OK);
     };
-    core->initiate(running_one.state(), second_done.handler(), true);
-    core->initiate(parked_one.state(), first_done.handler(), true);
+    core->initiate(running_one.state(), second_done.handler(), on_the_multi);
+    core->initiate(parked_one.state(), first_done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return first_done.done(); }, std::chrono::seconds(5)));
     EXPECT_EQ(core->stats().parked_registrations, 1u);
@@ -687,7 +689,7 @@ TEST_F(scripted, sockets_the_glue_did_not_open_are_released_on_remove_even_under
             engine.finish(h, CURLE_OK);
         }
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     resolver.poke();
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return step == 1; }, std::chrono::seconds(5)));
@@ -723,7 +725,7 @@ TEST_F(scripted, a_socket_curl_never_asked_to_read_is_parked_while_it_is_still_t
         engine.socket_cb(h, fd, CURL_POLL_REMOVE);
         engine.finish(h, CURLE_OK);
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
     EXPECT_EQ(core->stats().parked_registrations, 1u);
@@ -762,7 +764,7 @@ TEST_F(scripted, a_socket_closed_behind_the_glues_back_is_never_parked) {
             engine.finish(h, CURLE_OK);
         }
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     resolver.poke();
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
@@ -805,7 +807,7 @@ TEST_F(scripted, a_new_socket_under_a_number_closed_behind_the_glues_back_gets_i
             engine.finish(h, CURLE_OK);
         }
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return next.fd == fd; }, std::chrono::seconds(5)));
     EXPECT_TRUE(epoll_watches(fd));
@@ -835,7 +837,7 @@ TEST_F(scripted, shutdown_releases_parked_registrations_and_leaves_the_fd_open) 
         engine.socket_cb(h, fd, CURL_POLL_REMOVE);
         engine.finish(h, CURLE_OK);
     };
-    core->initiate(handle.state(), done.handler(), true);
+    core->initiate(handle.state(), done.handler(), on_the_multi);
     socket.poke();
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return done.done(); }, std::chrono::seconds(5)));

@@ -1,10 +1,13 @@
 #ifndef ASIOCURL_DETAIL_CANCELLATION_RELAY_HPP
 #define ASIOCURL_DETAIL_CANCELLATION_RELAY_HPP
 
+#include <asiocurl/detail/block_cache.hpp>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_type.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 
@@ -33,6 +36,11 @@ public:
         : executor_(std::move(executor)), target_(target), tag_(tag), deliver_(on_cancel) {}
     cancellation_relay(const cancellation_relay&) = delete;
     cancellation_relay& operator=(const cancellation_relay&) = delete;
+
+    // One per operation whose handler has a slot (every stream's transfer has one): from the thread's block
+    // cache, as the operations themselves are, not the heap each time.
+    static void* operator new(std::size_t size) { return allocate_cached(size); }
+    static void operator delete(void* block, std::size_t size) noexcept { deallocate_cached(block, size); }
 
     // Any thread. Recorded at once (the operation's own callbacks read it), delivered at once when the caller
     // runs on the executor (a cancellation emitted from inside a callback takes effect there), else posted.

@@ -2,10 +2,10 @@
 #define ASIOCURL_DETAIL_EASY_STATE_HPP
 
 #include <asiocurl/detail/cancellation_relay.hpp>
+#include <asiocurl/detail/post_completion.hpp>
 #include <asiocurl/error.hpp>
 
 #include <curl/curl.h>
-#include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
 
 #include <cstdint>
@@ -86,10 +86,9 @@ struct easy_state {
         // a plain socket when no multi runs it.
         curl_socket_t (*open_socket)(void* runner, curlsocktype, curl_sockaddr*) = nullptr;
         boost::asio::any_completion_handler<void(error_code)> handler;
-        // Outstanding work on the handler's executor, when it is not the multi's (which the multi keeps busy
-        // itself while it has transfers).
-        boost::asio::any_completion_executor work;
-        bool on_multi_executor = false;              // the handler's associated executor is the multi's
+        // Where its completion goes: the multi's executor, or the handler's own (with outstanding work on it
+        // until the completion is queued there).
+        completion_route route;
         cancellation_relay* cancellation = nullptr;  // one counted reference, while the handler has a slot
         transfer_observer* observer = nullptr;
         std::uint64_t serial = 0;

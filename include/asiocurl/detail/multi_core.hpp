@@ -78,8 +78,8 @@ public:
     CURLM* native_handle() const noexcept;
 
     // Any thread: starts `state`'s transfer, or posts the handler's immediate failure.
-    // `on_multi_executor`: the handler's associated executor is this multi's (its completion is one post).
-    void initiate(easy_state* state, handler_type handler, bool on_multi_executor);
+    // `route`: where the handler's completion goes (detail/post_completion.hpp).
+    void initiate(easy_state* state, handler_type handler, completion_route route);
 
     // The idle pool of the http layer's handles (any thread). lend_handle: a handle with the library's
     // defaults — one an earlier exchange left, or a new one — or nullptr when curl cannot make one; it goes

@@ -5,16 +5,56 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <cstddef>
+#include <type_traits>
+#include <utility>
 
 namespace asiocurl::detail {
 
+// Where a handler's completion goes, decided by the initiating template while the handler's type is known.
+// Nothing past the erasure asks an any_completion_handler for its executor: Boost 1.81 turns the
+// any_io_executor inside into an any_completion_executor on the heap each time (two allocations an
+// operation on a stream, whose handlers it asked four times).
+struct completion_route {
+    // The handler's associated executor, with outstanding work while the operation is pending (a handler on
+    // another io_context keeps it running until its completion is queued there). Empty with `on_fallback`.
+    boost::asio::any_io_executor executor;
+    // The handler's executor is the fallback (the multi's) itself: one post, no work of its own (the multi
+    // keeps its executor busy while it has transfers).
+    bool on_fallback = false;
+};
+
+template <class Handler, class Executor>
+completion_route route_of(const Handler& handler, const Executor& fallback) {
+    auto handler_executor = boost::asio::get_associated_executor(handler, fallback);
+    if constexpr (std::is_same_v<decltype(handler_executor), Executor>)
+        if (handler_executor == fallback) return {{}, true};
+    return {boost::asio::prefer(boost::asio::any_io_executor(std::move(handler_executor)),
+                                boost::asio::execution::outstanding_work.tracked),
+            false};
+}
+
+// The executor a handler's other callbacks (progress reports) run on, without the route's work.
+inline boost::asio::any_io_executor executor_of(const completion_route& route,
+                                                const boost::asio::any_io_executor& fallback) {
+    return route.on_fallback
+               ? fallback
+               : boost::asio::prefer(route.executor, boost::asio::execution::outstanding_work.untracked);
+}
+
 // The one place a completion is delivered: posted (never run inline, DESIGN "The Asio contract") to the
-// handler's associated executor, `fallback` when it has none, with the handler's allocator.
-// `on_fallback`: the caller knows the handler's executor is `fallback` itself, so one post suffices
-// (otherwise: a post to `fallback`, then a dispatch to the handler's executor, as asio::post does).
+// handler's executor as `route` says, with the handler's allocator: on `fallback` (the multi's executor) when
+// the route is it, otherwise through `fallback` and then to the handler's executor, as asio::post does.
 void post_completion(const boost::asio::any_io_executor& fallback,
                      boost::asio::any_completion_handler<void(error_code)> handler, error_code ec,
-                     bool on_fallback = false);
+                     const completion_route& route);
+void post_completion(const boost::asio::any_io_executor& fallback,
+                     boost::asio::any_completion_handler<void(error_code, std::size_t)> handler,
+                     error_code ec, std::size_t bytes, const completion_route& route);
 
 }  // namespace asiocurl::detail
 

@@ -1,6 +1,7 @@
 #ifndef ASIOCURL_IMPL_MULTI_HPP
 #define ASIOCURL_IMPL_MULTI_HPP
 
+#include <asiocurl/detail/block_cache.hpp>
 #include <asiocurl/detail/post_completion.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -16,16 +17,15 @@ struct basic_multi<Executor>::initiate_perform {
     template <class Handler>
     void operator()(Handler&& handler, boost::intrusive_ptr<core_type> core, detail::easy_state* state,
                     const executor_type& executor) const {
-        // Known here, not once erased: whether the handler runs on the multi's own executor, which saves the
-        // completion a second hop and the operation its own work guard.
-        bool on_multi_executor = false;
-        auto handler_executor = boost::asio::get_associated_executor(handler, executor);
-        if constexpr (std::is_same_v<decltype(handler_executor), executor_type>)
-            on_multi_executor = handler_executor == executor;
-        boost::asio::any_completion_handler<void(error_code)> erased(std::forward<Handler>(handler));
+        // Known here, not once erased: whether the handler runs on the multi's own executor (one hop for the
+        // completion, no work guard of its own), or where else.
+        auto route = detail::route_of(handler, executor);
+        boost::asio::any_completion_handler<void(error_code)> erased(
+            detail::with_default_allocator(std::forward<Handler>(handler)));
         if (!core)
-            return detail::post_completion(executor, std::move(erased), errc::shut_down, on_multi_executor);
-        core->initiate(state, std::move(erased), on_multi_executor);
+            return detail::post_completion(boost::asio::any_io_executor(executor), std::move(erased),
+                                           errc::shut_down, route);
+        core->initiate(state, std::move(erased), std::move(route));
     }
 };
 

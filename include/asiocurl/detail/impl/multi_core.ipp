@@ -3,11 +3,13 @@
 #ifndef ASIOCURL_DETAIL_IMPL_MULTI_CORE_IPP
 #define ASIOCURL_DETAIL_IMPL_MULTI_CORE_IPP
 
+#include <asiocurl/detail/block_cache.hpp>
 #include <asiocurl/detail/global_init.hpp>
 #include <asiocurl/detail/multi_core.hpp>
 #include <asiocurl/detail/post_completion.hpp>
 
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
@@ -52,6 +54,11 @@ template <class Engine>
 struct multi_core<Engine>::wait_handler {
     boost::intrusive_ptr<registration> reg;
     int direction;  // CURL_CSELECT_IN or CURL_CSELECT_OUT
+
+    // Every wait's operation from the thread's block cache: Asio's own recycling keeps two blocks, and with
+    // a wait per connection the rest went to aligned_alloc (about one a transfer at 16 in flight).
+    using allocator_type = cached_allocator<void>;
+    allocator_type get_allocator() const noexcept { return {}; }
 
     void operator()(const error_code& ec) {
         // A cancelled wait's flag was cleared by whoever cancelled it (park, retire): a wait started since
@@ -124,7 +131,7 @@ void multi_core<Engine>::track(CURLMcode result) noexcept {
 // ---- starting and finishing transfers ----------------------------------------------------------------
 
 template <class Engine>
-void multi_core<Engine>::initiate(easy_state* state, handler_type handler, bool on_multi_executor) {
+void multi_core<Engine>::initiate(easy_state* state, handler_type handler, completion_route route) {
     error_code failure;
     if (!state)
         failure = errc::empty_handle;
@@ -134,7 +141,7 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, bool 
         failure = errc::easy_in_use;
     if (failure) {
         if (state && state->lent) take_back(*state, failure);
-        return post_completion(executor_, std::move(handler), failure, on_multi_executor);
+        return post_completion(executor_, std::move(handler), failure, route);
     }
 
     auto& t = state->transfer;
@@ -148,10 +155,8 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, bool 
     t.started = false;
     t.orphaned = false;
     t.doomed = false;
-    t.on_multi_executor = on_multi_executor;
-    if (!on_multi_executor)
-        t.work = boost::asio::prefer(boost::asio::get_associated_executor(handler, executor_),
-                                     boost::asio::execution::outstanding_work.tracked);
+    t.route =
+        std::move(route);  // with outstanding work on the handler's executor, when it is not the multi's
     auto slot = handler.get_cancellation_slot();
     if (slot.is_connected()) {
         t.cancellation = new cancellation_relay(executor_, state, 0, &multi_core::deliver_cancellation);
@@ -240,7 +245,7 @@ void multi_core<Engine>::detach(easy_state& state) noexcept {
     // Destroyed last, after every write to `state`: the handler may own the `easy`, and so `state` (an
     // http fetch does; so does a handler holding a shared_ptr<easy>, destroyed by ~io_context uninvoked).
     auto handler = std::move(t.handler);
-    auto work = std::move(t.work);
+    auto route = std::move(t.route);
     if (t.cancellation) {
         // The slot handler stays in the user's signal, which may outlive the io_context: let go of the
         // executor.
@@ -257,11 +262,11 @@ void multi_core<Engine>::detach(easy_state& state) noexcept {
 template <class Engine>
 void multi_core<Engine>::complete(easy_state& state, error_code ec) {
     auto handler = std::move(state.transfer.handler);
-    // Keep the handler's executor busy until the completion is queued on it.
-    auto work = std::exchange(state.transfer.work, {});
+    // Keeps the handler's executor busy until the completion is queued on it.
+    auto route = std::move(state.transfer.route);
     detach(state);
     ++stats_.transfers_completed;
-    post_completion(executor_, std::move(handler), ec, state.transfer.on_multi_executor);
+    post_completion(executor_, std::move(handler), ec, route);
 }
 
 template <class Engine>
@@ -593,9 +598,10 @@ int multi_core<Engine>::on_timer(CURLM*, long timeout_ms, void* userp) {
         return 0;
     }
     self.timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-    self.timer_.async_wait([core = std::move(core), generation](const error_code& ec) {
-        if (!ec) core->on_timeout(generation);
-    });
+    self.timer_.async_wait(boost::asio::bind_allocator(
+        cached_allocator<void>(), [core = std::move(core), generation](const error_code& ec) {
+            if (!ec) core->on_timeout(generation);
+        }));
     return 0;
 }
 
@@ -709,10 +715,11 @@ void multi_core<Engine>::on_timeout(std::uint64_t generation) {
 template <class Engine>
 template <class Function>
 void multi_core<Engine>::post_here(Function&& f) {
+    auto bound = boost::asio::bind_allocator(cached_allocator<void>(), std::forward<Function>(f));
     if (const auto* io = executor_.template target<boost::asio::io_context::executor_type>())
-        boost::asio::post(*io, std::forward<Function>(f));
+        boost::asio::post(*io, std::move(bound));
     else
-        boost::asio::post(executor_, std::forward<Function>(f));
+        boost::asio::post(executor_, std::move(bound));
 }
 
 template <class Engine>

@@ -5,12 +5,12 @@
 #define ASIOCURL_HTTP_DETAIL_STREAM_CORE_HPP
 
 #include <asiocurl/detail/cancellation_relay.hpp>
+#include <asiocurl/detail/post_completion.hpp>
 #include <asiocurl/http/detail/exchange.hpp>
 #include <asiocurl/http/detail/stream_machine.hpp>
 #include <asiocurl/http/options.hpp>
 #include <asiocurl/http/response.hpp>
 
-#include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
@@ -49,11 +49,12 @@ public:
     void on_transfer_done(error_code ec);  // the multi's completion of the transfer
     void drop_pending() noexcept;          // that completion destroyed uninvoked: so are the pending handlers
 
-    // Any thread: each hops onto the multi's executor.
-    void read_header(wait_handler handler);
-    void read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler);
-    void write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler);
-    void finish_upload(wait_handler handler);
+    // Any thread: each hops onto the multi's executor. `route`: where the handler's completion goes.
+    using route = asiocurl::detail::completion_route;
+    void read_header(wait_handler handler, route to);
+    void read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler, route to);
+    void write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler, route to);
+    void finish_upload(wait_handler handler, route to);
     void cancel();
 
     // On the multi's executor.
@@ -83,9 +84,9 @@ private:
 
     // A waiting operation's handler.
     struct pending {
-        wait_handler wait;                          // header, finish
-        io_handler io;                              // read, write
-        boost::asio::any_completion_executor work;  // the handler's executor stays busy while it waits
+        wait_handler wait;  // header, finish
+        io_handler io;      // read, write
+        route to;           // the handler's executor stays busy while it waits
         op_ticket ticket;
     };
 
@@ -103,10 +104,10 @@ private:
     // Numbers the operation and connects its cancellation slot in the initiating call, then runs `start`
     // on the multi's executor.
     template <class Handler, class Start>
-    void hop(op_kind kind, Handler handler, Start start);
+    void hop(op_kind kind, Handler handler, route to, Start start);
     // Registers the handler of an operation the machine keeps waiting, or completes it at once; then carries
     // out the rest of what the machine asked.
-    void begin(op_kind kind, wait_handler wait, io_handler io, op_ticket ticket);
+    void begin(op_kind kind, wait_handler wait, io_handler io, route to, op_ticket ticket);
     void apply(const stream_machine::actions& actions);
     void complete(op_kind kind, error_code ec, std::size_t bytes);
     void set_pause(stream_machine::pause_state state);

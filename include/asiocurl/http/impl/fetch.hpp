@@ -250,19 +250,18 @@ struct initiate_fetch {
                             typename response_type::body_type, typename response_type::fields_type>;
         using handler_type = std::decay_t<Handler>;
         const boost::asio::any_io_executor multi_executor(multi->get_executor());
-        // Known here, not once erased: whether the handler runs on the multi's own executor (one hop).
-        bool on_multi_executor = false;
-        auto handler_executor = boost::asio::get_associated_executor(handler, multi->get_executor());
-        if constexpr (std::is_same_v<decltype(handler_executor), Executor>)
-            on_multi_executor = handler_executor == multi->get_executor();
+        // Known here, not once erased: whether the handler runs on the multi's own executor (one hop), or
+        // where else.
+        auto route = asiocurl::detail::route_of(handler, multi->get_executor());
         auto op = allocate_operation<operation>(operation_allocator(handler), std::forward<Request>(request),
                                                 std::forward<Options>(opts), std::forward<Response>(into));
         operation& started = *op;
         auto core = asiocurl::detail::multi_access::core(*multi);
         asiocurl::detail::easy_state* handle = core ? core->lend_handle() : nullptr;
-        error_code ec = !core     ? error_code(errc::shut_down)
-                        : !handle ? make_error_code(CURLE_OUT_OF_MEMORY)
-                                  : started.start(*handle, boost::asio::any_io_executor(handler_executor));
+        error_code ec = !core ? error_code(errc::shut_down)
+                        : !handle
+                            ? make_error_code(CURLE_OUT_OF_MEMORY)
+                            : started.start(*handle, asiocurl::detail::executor_of(route, multi_executor));
         boost::asio::any_completion_handler<void(error_code)> erased(
             fetch_completion<operation, handler_type>(std::move(op), std::forward<Handler>(handler),
                                                       multi_executor));
@@ -271,10 +270,9 @@ struct initiate_fetch {
             started.result.info.error_message =
                 handle && handle->error_buffer[0] ? std::string(handle->error_buffer) : ec.message();
             if (handle) core->return_unused(handle);
-            return asiocurl::detail::post_completion(multi_executor, std::move(erased), ec,
-                                                     on_multi_executor);
+            return asiocurl::detail::post_completion(multi_executor, std::move(erased), ec, route);
         }
-        core->initiate(handle, std::move(erased), on_multi_executor);
+        core->initiate(handle, std::move(erased), std::move(route));
     }
 };
 

@@ -1,6 +1,8 @@
 #ifndef ASIOCURL_HTTP_IMPL_STREAM_HPP
 #define ASIOCURL_HTTP_IMPL_STREAM_HPP
 
+#include <asiocurl/detail/block_cache.hpp>
+
 #include <boost/asio/append.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/post.hpp>
@@ -39,6 +41,9 @@ struct transfer_end {
     std::shared_ptr<stream_core> core;
 
     explicit transfer_end(std::shared_ptr<stream_core> c) noexcept : core(std::move(c)) {}
+    // The erased handler the multi holds comes from the thread's block cache, not the heap.
+    using allocator_type = asiocurl::detail::cached_allocator<void>;
+    allocator_type get_allocator() const noexcept { return {}; }
     transfer_end(transfer_end&&) noexcept = default;
     transfer_end& operator=(transfer_end&&) = delete;
     ~transfer_end() {
@@ -64,7 +69,7 @@ error_code launch(basic_multi<Executor>& multi, const std::shared_ptr<stream_cor
     multi_core->initiate(handle,
                          boost::asio::any_completion_handler<void(error_code)>(
                              boost::asio::bind_cancellation_slot(core->abort_slot(), transfer_end(core))),
-                         true);
+                         asiocurl::detail::completion_route{{}, true});
     return {};
 }
 
@@ -81,7 +86,9 @@ template <class Executor>
 basic_stream<Executor>::basic_stream(basic_multi<Executor>& multi, std::size_t buffer_size)
     : executor_(multi.get_executor()),
       multi_(&multi),
-      core_(std::make_shared<detail::stream_core>(boost::asio::any_io_executor(executor_), buffer_size)) {}
+      core_(
+          std::allocate_shared<detail::stream_core>(asiocurl::detail::cached_allocator<detail::stream_core>(),
+                                                    boost::asio::any_io_executor(executor_), buffer_size)) {}
 
 template <class Executor>
 basic_stream<Executor>& basic_stream<Executor>::operator=(basic_stream&& other) noexcept {
@@ -156,7 +163,8 @@ auto basic_stream<Executor>::async_read_header(CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(error_code)>(
         [](auto handler, std::shared_ptr<detail::stream_core> core, const executor_type& ex) {
             if (!core) return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle));
-            core->read_header(detail::stream_core::wait_handler(std::move(handler)));
+            auto to = asiocurl::detail::route_of(handler, ex);
+            core->read_header(detail::stream_core::wait_handler(std::move(handler)), std::move(to));
         },
         token, core_, executor_);
 }
@@ -170,7 +178,8 @@ auto basic_stream<Executor>::async_read_some(const MutableBufferSequence& buffer
             if (!core)
                 return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle),
                                                std::size_t{0});
-            core->read_some(list, detail::stream_core::io_handler(std::move(handler)));
+            auto to = asiocurl::detail::route_of(handler, ex);
+            core->read_some(list, detail::stream_core::io_handler(std::move(handler)), std::move(to));
         },
         token, core_, executor_, detail::buffer_list<boost::asio::mutable_buffer>::from(buffers));
 }
@@ -184,7 +193,8 @@ auto basic_stream<Executor>::async_write_some(const ConstBufferSequence& buffers
             if (!core)
                 return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle),
                                                std::size_t{0});
-            core->write_some(list, detail::stream_core::io_handler(std::move(handler)));
+            auto to = asiocurl::detail::route_of(handler, ex);
+            core->write_some(list, detail::stream_core::io_handler(std::move(handler)), std::move(to));
         },
         token, core_, executor_, detail::buffer_list<boost::asio::const_buffer>::from(buffers));
 }
@@ -195,7 +205,8 @@ auto basic_stream<Executor>::async_finish_upload(CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(error_code)>(
         [](auto handler, std::shared_ptr<detail::stream_core> core, const executor_type& ex) {
             if (!core) return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle));
-            core->finish_upload(detail::stream_core::wait_handler(std::move(handler)));
+            auto to = asiocurl::detail::route_of(handler, ex);
+            core->finish_upload(detail::stream_core::wait_handler(std::move(handler)), std::move(to));
         },
         token, core_, executor_);
 }
