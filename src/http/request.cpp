@@ -235,7 +235,7 @@ error_code apply_request_options(CURL* handle, const request_view& request, cons
     if (may_multiplex) set(CURLOPT_PIPEWAIT, 1L);
     if (opts.decompress) set(CURLOPT_ACCEPT_ENCODING, "");
     if (code == CURLE_OK) code = set_text(handle, CURLOPT_USERAGENT, opts.user_agent);
-    if (opts.max_response_size > 0)  // refused up front when the server announces the length
+    if (request.size_limited && opts.max_response_size > 0)  // refused up front when the server announces it
         set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(opts.max_response_size));
     // A proxy's "200 Connection established" is not the response anybody waits for.
     set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
@@ -332,7 +332,7 @@ reusable_setup::reusable_setup(const request_view& request, const options& o)
     opts.version = o.version;
     opts.decompress = o.decompress;
     opts.user_agent = o.user_agent;
-    opts.max_response_size = o.max_response_size;
+    opts.max_response_size = request.size_limited ? o.max_response_size : 0;
 }
 
 // Every plain value apply_request_options() turns into an option, and what decides PIPEWAIT (the scheme).
@@ -347,7 +347,7 @@ bool reusable_setup::matches(const request_view& request, const options& o) cons
            o.tls.pinned_public_key == t.pinned_public_key && o.tls.min_version == t.min_version &&
            o.proxy == opts.proxy && o.proxy_tunnel == opts.proxy_tunnel && o.version == opts.version &&
            o.decompress == opts.decompress && o.user_agent == opts.user_agent &&
-           o.max_response_size == opts.max_response_size;
+           (request.size_limited ? o.max_response_size : 0) == opts.max_response_size;
 }
 
 error_code size_limited_result(error_code ec, const options& opts, bool refused_by_sink) {

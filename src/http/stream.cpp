@@ -2,6 +2,7 @@
 // exchange's callbacks and the stream's operations.
 #include <asiocurl/http/detail/stream_core.hpp>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
@@ -29,12 +30,12 @@ stream_core::stream_core(boost::asio::any_io_executor multi_executor, std::size_
 
 stream_core::~stream_core() = default;
 
-error_code stream_core::prepare(asiocurl::detail::easy_state& handle, request_view& request, options opts,
-                                bool upload, std::optional<std::uint64_t> upload_size, std::string body) {
+error_code stream_core::prepare(asiocurl::detail::easy_state& handle, request_view& request,
+                                const options& opts, bool upload, std::optional<std::uint64_t> upload_size,
+                                std::string body) {
     if (machine_.started()) return errc::easy_in_use;
-    // The reader bounds memory and decides when to stop; a size limit meant for whole bodies would cut
-    // streams that never end.
-    opts.max_response_size = 0;
+    // The reader bounds memory and decides when to stop.
+    request.size_limited = false;
     if (auto ec = exchange::prepare(handle, request, opts, executor_)) return ec;
     machine_.start(upload, upload_size, std::move(body));
     return {};
@@ -56,10 +57,18 @@ void stream_core::hop(op_kind kind, Handler handler, route to, Start start) {
                                                          &stream_core::deliver_cancellation);
         slot.template emplace<asiocurl::detail::relay_slot_handler>(relay);
     }
-    boost::asio::dispatch(executor_, [self = shared_from_this(), h = std::move(handler), to = std::move(to),
-                                      ticket = op_ticket(serial, relay), start = std::move(start)]() mutable {
-        start(*self, std::move(h), std::move(to), std::move(ticket));
-    });
+    op_ticket ticket(serial, relay);
+    // Already there (a handler of this stream starting the next read), it begins now, without dispatch's
+    // type-erased function.
+    if (asiocurl::detail::running_in_this_thread(executor_))
+        return start(*this, std::move(handler), std::move(to), std::move(ticket));
+    boost::asio::dispatch(
+        executor_,
+        boost::asio::bind_allocator(asiocurl::detail::cached_allocator<void>(),
+                                    [self = shared_from_this(), h = std::move(handler), to = std::move(to),
+                                     ticket = std::move(ticket), start = std::move(start)]() mutable {
+                                        start(*self, std::move(h), std::move(to), std::move(ticket));
+                                    }));
 }
 
 void stream_core::read_header(wait_handler handler, route to) {
@@ -93,7 +102,10 @@ void stream_core::finish_upload(wait_handler handler, route to) {
 }
 
 void stream_core::cancel() {
-    boost::asio::dispatch(executor_, [self = shared_from_this()] { self->apply(self->machine_.cancel()); });
+    boost::asio::dispatch(executor_, boost::asio::bind_allocator(asiocurl::detail::cached_allocator<void>(),
+                                                                 [self = shared_from_this()] {
+                                                                     self->apply(self->machine_.cancel());
+                                                                 }));
 }
 
 // On the executor: a cancellation that came before the operation registered fails it at once (terminal also

@@ -29,6 +29,9 @@ struct request_view {
     std::vector<std::pair<std::string_view, std::string_view>> fields;
     bool has_body = false;
     std::optional<std::uint64_t> body_size;  // none: chunked
+    // options::max_response_size applies (a fetch); a stream's reader bounds memory itself, and a limit meant
+    // for whole bodies would cut streams that never end.
+    bool size_limited = true;
 };
 
 // The request's method, target and fields as the exchange reads them; its field list is reused by the
@@ -45,6 +48,7 @@ request_view& view_of(const boost::beast::http::request<Body, Fields>& request) 
         view.fields.emplace_back(field.name_string(), field.value());
     view.has_body = false;
     view.body_size.reset();
+    view.size_limited = true;
     return view;
 }
 

@@ -42,8 +42,8 @@ public:
     // Before the transfer is handed to the multi (on its executor, or before it runs anything): sets the
     // exchange up on `handle`, lent by the multi. `upload`: the body comes through async_write_some
     // (`upload_size` known, or chunked); otherwise `body` (maybe empty) is the whole body.
-    error_code prepare(asiocurl::detail::easy_state& handle, request_view& request, options opts, bool upload,
-                       std::optional<std::uint64_t> upload_size, std::string body);
+    error_code prepare(asiocurl::detail::easy_state& handle, request_view& request, const options& opts,
+                       bool upload, std::optional<std::uint64_t> upload_size, std::string body);
     bool prepared() const noexcept { return machine_.started(); }
     boost::asio::cancellation_slot abort_slot() noexcept { return abort_signal_.slot(); }
     void on_transfer_done(error_code ec);  // the multi's completion of the transfer

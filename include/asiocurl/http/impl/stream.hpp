@@ -56,13 +56,14 @@ struct transfer_end {
 // multi's executor) ends the stream.
 template <class Executor>
 error_code launch(basic_multi<Executor>& multi, const std::shared_ptr<stream_core>& core, request_view& view,
-                  options opts, bool upload, std::optional<std::uint64_t> upload_size, std::string body) {
+                  const options& opts, bool upload, std::optional<std::uint64_t> upload_size,
+                  std::string body) {
     auto multi_core = asiocurl::detail::multi_access::core(multi);
     if (!multi_core) return errc::shut_down;
     if (core->prepared()) return errc::easy_in_use;
     auto* handle = multi_core->lend_handle();
     if (!handle) return make_error_code(CURLE_OUT_OF_MEMORY);
-    if (auto ec = core->prepare(*handle, view, std::move(opts), upload, upload_size, std::move(body))) {
+    if (auto ec = core->prepare(*handle, view, opts, upload, upload_size, std::move(body))) {
         multi_core->return_unused(handle);
         return ec;
     }
@@ -122,7 +123,7 @@ void basic_stream<Executor>::start(boost::beast::http::request<Body, Fields> req
                                       request.method() != boost::beast::http::verb::head &&
                                       !std::is_same_v<Body, boost::beast::http::empty_body>);
     if (view.has_body) view.body_size = body.size();
-    ec = detail::launch(*multi_, core_, view, std::move(opts), false, std::nullopt, std::move(body));
+    ec = detail::launch(*multi_, core_, view, opts, false, std::nullopt, std::move(body));
 }
 
 template <class Executor>
@@ -145,7 +146,7 @@ void basic_stream<Executor>::start_upload(const boost::beast::http::request<Body
     auto& view = detail::view_of(request);
     view.has_body = true;
     view.body_size = body_size;
-    ec = detail::launch(*multi_, core_, view, std::move(opts), true, body_size, {});
+    ec = detail::launch(*multi_, core_, view, opts, true, body_size, {});
 }
 
 template <class Executor>
