@@ -76,7 +76,9 @@ void reset_lent(easy_state& state) noexcept {
     curl_easy_reset(state.handle);
     state.callbacks = {};
     state.applied_options.reset();
-    state.parsed_url_text.clear();  // curl_easy_reset forgot CURLOPT_CURLU
+    state.parsed_url_text.clear();  // curl_easy_reset forgot CURLOPT_CURLU, and the callbacks
+    state.exchange_callbacks = false;
+    state.close_reports = false;
     apply_library_defaults(state);
 }
 

@@ -29,15 +29,20 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
         if (reusable) handle.applied_options = std::make_shared<reusable_setup>(request, opts);
     }
     handle.keep_options = reusable;
-    // The data callbacks are this object's, called directly (not through easy::set's forwarders): each checks
-    // that the transfer was not aborted meanwhile, as the forwarders do (DESIGN rule 12).
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &exchange::header_callback);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, static_cast<void*>(this));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &exchange::write_callback);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, static_cast<void*>(this));
+    // The data callbacks are the exchange's, called directly (not through easy::set's forwarders): each
+    // checks that the transfer was not aborted meanwhile, as the forwarders do (DESIGN rule 12). Their data
+    // is the handle's state, whose observer is the exchange running it, so a handle keeps them from one
+    // exchange to the next (until curl_easy_reset).
+    if (!handle.exchange_callbacks) {
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &exchange::header_callback);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, static_cast<void*>(&handle));
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &exchange::write_callback);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, static_cast<void*>(&handle));
+        handle.exchange_callbacks = true;
+    }
     if (request.has_body) {
         curl_easy_setopt(curl, CURLOPT_READFUNCTION, &exchange::read_callback);
-        curl_easy_setopt(curl, CURLOPT_READDATA, static_cast<void*>(this));
+        curl_easy_setopt(curl, CURLOPT_READDATA, static_cast<void*>(&handle));
     }
     handle.callbacks_owned = true;
     handle.share_owned = opts.cookies != nullptr;
@@ -82,8 +87,16 @@ void exchange::complete_head() {
     on_final_head();
 }
 
-std::size_t exchange::header_callback(char* data, std::size_t size, std::size_t count, void* self) {
-    auto& x = *static_cast<exchange*>(self);
+// The exchange a callback's data (the handle's state) belongs to: none once the transfer ended.
+exchange* exchange::running(void* state) noexcept {
+    auto* observer = static_cast<asiocurl::detail::easy_state*>(state)->transfer.observer;
+    return static_cast<exchange*>(observer);
+}
+
+std::size_t exchange::header_callback(char* data, std::size_t size, std::size_t count, void* state) {
+    exchange* running_exchange = running(state);
+    if (!running_exchange) return CURL_WRITEFUNC_ERROR;
+    auto& x = *running_exchange;
     const std::size_t length = size * count;
     if (x.handle_->aborted()) return CURL_WRITEFUNC_ERROR;
     if (x.head_complete_) return length;  // trailers
@@ -111,16 +124,20 @@ std::size_t exchange::header_callback(char* data, std::size_t size, std::size_t 
     return x.handle_->aborted() ? CURL_WRITEFUNC_ERROR : length;
 }
 
-std::size_t exchange::write_callback(char* data, std::size_t size, std::size_t count, void* self) {
-    auto& x = *static_cast<exchange*>(self);
+std::size_t exchange::write_callback(char* data, std::size_t size, std::size_t count, void* state) {
+    exchange* running_exchange = running(state);
+    if (!running_exchange) return CURL_WRITEFUNC_ERROR;
+    auto& x = *running_exchange;
     if (x.handle_->aborted()) return CURL_WRITEFUNC_ERROR;
     if (!x.head_complete_) x.complete_head();
     const std::size_t taken = x.on_body(data, size * count);
     return x.handle_->aborted() ? CURL_WRITEFUNC_ERROR : taken;
 }
 
-std::size_t exchange::read_callback(char* data, std::size_t size, std::size_t count, void* self) {
-    auto& x = *static_cast<exchange*>(self);
+std::size_t exchange::read_callback(char* data, std::size_t size, std::size_t count, void* state) {
+    exchange* running_exchange = running(state);
+    if (!running_exchange) return CURL_READFUNC_ABORT;
+    auto& x = *running_exchange;
     if (x.handle_->aborted()) return CURL_READFUNC_ABORT;
     const std::size_t given = x.on_request_body(data, size * count);
     return x.handle_->aborted() ? CURL_READFUNC_ABORT : given;
@@ -135,9 +152,11 @@ void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& 
     on_end(ec);
     if (ec != curls) target.error_message = ec.message();  // the face's verdict, not curl's text
     // The handle goes back to the multi's idle pool now: nothing of this exchange may touch it afterwards.
-    curl_easy_setopt(state.handle, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));  // freed next
-    curl_slist_free_all(headers_);
-    headers_ = nullptr;
+    if (headers_) {
+        curl_easy_setopt(state.handle, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));  // freed next
+        curl_slist_free_all(headers_);
+        headers_ = nullptr;
+    }
     handle_ = nullptr;
 }
 

@@ -174,7 +174,8 @@ error_code set_target(CURL* handle, const request_view& request, const options& 
     if (request.has_body) headers = curl_slist_append(headers, "Expect:");
     // customize may set CURLOPT_URL itself, which a CURLU would override.
     CURLcode code = set_url(handle, url, parsed, static_cast<bool>(opts.customize));
-    if (code == CURLE_OK) code = curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
+    // A handle comes to an exchange with no header list (the last one's end took its own back).
+    if (code == CURLE_OK && headers) code = curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
     return result(code);
 }
 

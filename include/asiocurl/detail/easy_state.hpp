@@ -57,6 +57,11 @@ struct easy_state {
     bool callbacks_owned = false;
     // CURLOPT_SHARE is a cookie jar's: easy::set refuses another share, which would silently replace it.
     bool share_owned = false;
+    // Options a lent handle keeps from one exchange to the next, set again only after curl_easy_reset: the
+    // http layer's header and write callbacks (their data is this state), and the close-socket callback of
+    // the multi that lends it (the only one it ever runs on).
+    bool exchange_callbacks = false;
+    bool close_reports = false;
     // A lent handle's options as its last exchange set them, recorded by the http layer (opaque here). With
     // `keep_options` the multi takes it back without curl_easy_reset: an exchange asking for the very same
     // options then sets only what is its own (the URL, headers, callbacks' data), and one asking for others

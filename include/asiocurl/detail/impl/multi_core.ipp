@@ -203,9 +203,13 @@ void multi_core<Engine>::start(easy_state& state) {
         return;
     }
     // Rule 4's second guard: curl copies these into every connection the handle opens, so pooled connections
-    // report their close to this multi even after the handle has moved on.
-    curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, &multi_core::on_close_socket);
-    curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
+    // report their close to this multi even after the handle has moved on. A lent handle keeps them: it only
+    // ever runs here.
+    if (!state.close_reports) {
+        curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, &multi_core::on_close_socket);
+        curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, static_cast<void*>(this));
+        state.close_reports = state.lent;
+    }
     link_active(state);
     ++stats_.transfers_started;
     CURLMcode added;
@@ -229,9 +233,11 @@ void multi_core<Engine>::finish(easy_state& state, error_code ec) {
     if (ec == boost::asio::error::operation_aborted || (ec && state.error_buffer[0] == '\0'))
         std::snprintf(state.error_buffer, CURL_ERROR_SIZE, "%s", ec.message().c_str());
     unlink_active(state);
-    // The handle may next run on another multi, or alone: it must not report closes to this one.
-    curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETFUNCTION, nullptr);
-    curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETDATA, nullptr);
+    // A user's handle may next run on another multi, or alone: it must not report closes to this one.
+    if (!state.lent) {
+        curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETFUNCTION, nullptr);
+        curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETDATA, nullptr);
+    }
     if (state.transfer.observer) state.transfer.observer->on_transfer_end(state, ec);
     // Read before the handler goes: it may own the `easy`, and so `state` (never a lent one's).
     const bool lent = state.lent;

@@ -102,9 +102,10 @@ protected:
     asiocurl::detail::easy_state* handle() const noexcept { return handle_; }
 
 private:
-    static std::size_t header_callback(char* data, std::size_t size, std::size_t count, void* self);
-    static std::size_t write_callback(char* data, std::size_t size, std::size_t count, void* self);
-    static std::size_t read_callback(char* data, std::size_t size, std::size_t count, void* self);
+    static exchange* running(void* state) noexcept;
+    static std::size_t header_callback(char* data, std::size_t size, std::size_t count, void* state);
+    static std::size_t write_callback(char* data, std::size_t size, std::size_t count, void* state);
+    static std::size_t read_callback(char* data, std::size_t size, std::size_t count, void* state);
     void complete_head();
 
     asiocurl::detail::easy_state* handle_ = nullptr;  // null once the transfer ended
