@@ -165,7 +165,9 @@ auto basic_stream<Executor>::async_read_header(CompletionToken&& token) {
         [](auto handler, std::shared_ptr<detail::stream_core> core, const executor_type& ex) {
             if (!core) return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle));
             auto to = asiocurl::detail::route_of(handler, ex);
-            core->read_header(detail::stream_core::wait_handler(std::move(handler)), std::move(to));
+            core->read_header(detail::stream_core::wait_handler(
+                                  asiocurl::detail::with_default_allocator(std::move(handler))),
+                              std::move(to));
         },
         token, core_, executor_);
 }
@@ -180,7 +182,10 @@ auto basic_stream<Executor>::async_read_some(const MutableBufferSequence& buffer
                 return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle),
                                                std::size_t{0});
             auto to = asiocurl::detail::route_of(handler, ex);
-            core->read_some(list, detail::stream_core::io_handler(std::move(handler)), std::move(to));
+            core->read_some(
+                list,
+                detail::stream_core::io_handler(asiocurl::detail::with_default_allocator(std::move(handler))),
+                std::move(to));
         },
         token, core_, executor_, detail::buffer_list<boost::asio::mutable_buffer>::from(buffers));
 }
@@ -195,7 +200,10 @@ auto basic_stream<Executor>::async_write_some(const ConstBufferSequence& buffers
                 return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle),
                                                std::size_t{0});
             auto to = asiocurl::detail::route_of(handler, ex);
-            core->write_some(list, detail::stream_core::io_handler(std::move(handler)), std::move(to));
+            core->write_some(
+                list,
+                detail::stream_core::io_handler(asiocurl::detail::with_default_allocator(std::move(handler))),
+                std::move(to));
         },
         token, core_, executor_, detail::buffer_list<boost::asio::const_buffer>::from(buffers));
 }
@@ -207,7 +215,9 @@ auto basic_stream<Executor>::async_finish_upload(CompletionToken&& token) {
         [](auto handler, std::shared_ptr<detail::stream_core> core, const executor_type& ex) {
             if (!core) return detail::fail_moved_from(std::move(handler), ex, error_code(errc::empty_handle));
             auto to = asiocurl::detail::route_of(handler, ex);
-            core->finish_upload(detail::stream_core::wait_handler(std::move(handler)), std::move(to));
+            core->finish_upload(detail::stream_core::wait_handler(
+                                    asiocurl::detail::with_default_allocator(std::move(handler))),
+                                std::move(to));
         },
         token, core_, executor_);
 }
