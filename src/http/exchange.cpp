@@ -46,6 +46,7 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
     }
     handle.callbacks_owned = true;
     handle.share_owned = opts.cookies != nullptr;
+    cookies_ = opts.cookies;
     if (opts.on_progress) {
         progress_ = std::make_shared<progress_reporter>(std::move(progress_executor), opts.on_progress,
                                                         opts.progress_interval);

@@ -351,11 +351,11 @@ bool reusable_setup::matches(const request_view& request, const options& o) cons
            (request.size_limited ? o.max_response_size : 0) == opts.max_response_size;
 }
 
-error_code size_limited_result(error_code ec, const options& opts, bool refused_by_sink) {
+error_code size_limited_result(error_code ec, std::size_t max_response_size, bool refused_by_sink) {
     // curl refuses a length announced over CURLOPT_MAXFILESIZE_LARGE before the body starts, and since 8.4
     // also stops a body that grows past it (it then writes exactly the limit, so the write callback never
     // sees more): both are CURLE_FILESIZE_EXCEEDED, which only the limit set here can cause.
-    if (refused_by_sink || (opts.max_response_size > 0 && ec == make_error_code(CURLE_FILESIZE_EXCEEDED)))
+    if (refused_by_sink || (max_response_size > 0 && ec == make_error_code(CURLE_FILESIZE_EXCEEDED)))
         return errc::response_too_large;
     return ec;
 }

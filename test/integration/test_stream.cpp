@@ -111,6 +111,26 @@ TEST_F(stream_test, reads_head_then_body_then_eof) {
     });
 }
 
+// The options are the stream's only reference to its cookie jar: the jar must live as long as curl may use
+// its share (it stores the cookie while the response arrives, after start() has returned).
+TEST_F(stream_test, a_cookie_jar_given_only_in_the_options_lives_as_long_as_the_transfer) {
+    run_coroutine([&]() -> awaitable<void> {
+        http::stream s(*m);
+        s.start(get(server.url("/set-cookie?session=abc123")),
+                {.cookies = std::make_shared<http::cookie_jar>()});
+        co_await s.async_read_header(use_awaitable);
+        EXPECT_EQ(s.header().result(), bhttp::status::ok);
+        EXPECT_EQ(s.header().count(bhttp::field::set_cookie), 1u);
+        for (;;) {
+            auto [ec, n] = co_await s.async_read_some(asio::buffer(scratch), asio::as_tuple(use_awaitable));
+            if (ec) {
+                EXPECT_EQ(ec, asio::error::eof) << ec.message();
+                break;
+            }
+        }
+    });
+}
+
 TEST_F(stream_test, async_read_and_a_head_without_body) {
     run_coroutine([&]() -> awaitable<void> {
         http::stream s(*m);

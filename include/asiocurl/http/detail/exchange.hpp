@@ -111,6 +111,8 @@ private:
     asiocurl::detail::easy_state* handle_ = nullptr;  // null once the transfer ended
     curl_slist* headers_ = nullptr;
     std::shared_ptr<progress_reporter> progress_;
+    // The jar whose share the handle uses, alive while curl may (a stream's options are not kept).
+    std::shared_ptr<cookie_jar> cookies_;
     unsigned status_ = 0;
     bool location_ = false;  // the current head has a Location field
     bool follow_redirects_ = false;
@@ -123,7 +125,7 @@ void collect_info(CURL* handle, const char* error_message, transfer_info& info);
 
 // An exchange's result with options::max_response_size applied: errc::response_too_large whoever noticed the
 // limit — the fetch's sink (`refused_by_sink`), or curl itself (CURLE_FILESIZE_EXCEEDED).
-error_code size_limited_result(error_code ec, const options& opts, bool refused_by_sink);
+error_code size_limited_result(error_code ec, std::size_t max_response_size, bool refused_by_sink);
 
 }  // namespace asiocurl::http::detail
 

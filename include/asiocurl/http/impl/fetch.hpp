@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,22 +33,24 @@ public:
     using request_type = boost::beast::http::request<RequestBody, RequestFields>;
     using response_type = response<ResponseBody, ResponseFields>;
 
-    // Each moved once (a fetch's options are many strings and functions); the response given, or made here.
-    template <class Request, class Options, class Response>
-    fetch_operation(Request&& req, Options&& o, Response&& into)
+    // The request moved once; the response given, or made here. Of the options only what is needed after the
+    // setup is kept (they are many strings and functions; the exchange holds the cookie jar).
+    template <class Request, class Response>
+    fetch_operation(Request&& req, std::size_t max_response_size, Response&& into)
         : result(std::forward<Response>(into)),
           request_(std::forward<Request>(req)),
-          opts_(std::forward<Options>(o)) {
+          max_response_size_(max_response_size) {
         result.result(0u);  // until a status line arrives (none does when the fetch fails before)
     }
-    template <class Request, class Options>
-    fetch_operation(Request&& req, Options&& o, std::in_place_type_t<response_type>)
-        : request_(std::forward<Request>(req)), opts_(std::forward<Options>(o)) {
+    template <class Request>
+    fetch_operation(Request&& req, std::size_t max_response_size, std::in_place_type_t<response_type>)
+        : request_(std::forward<Request>(req)), max_response_size_(max_response_size) {
         result.result(0u);
     }
 
     // Any thread, before the transfer is handed to the multi: checks and sets everything up on `handle`.
-    error_code start(asiocurl::detail::easy_state& handle, boost::asio::any_io_executor progress_executor) {
+    error_code start(asiocurl::detail::easy_state& handle, const options& opts,
+                     boost::asio::any_io_executor progress_executor) {
         request_view& view = view_of(request_);
         const auto size = request_.payload_size();
         view.has_body = !std::is_same_v<RequestBody, boost::beast::http::empty_body> && (!size || *size > 0);
@@ -59,15 +62,20 @@ public:
             if (ec) return ec;
         }
         started_ = true;
-        return prepare(handle, view, opts_, std::move(progress_executor));
+        return prepare(handle, view, opts, std::move(progress_executor));
+    }
+    bool started() const noexcept { return started_; }
+    // Refused before a transfer began: the progress callback, for its last report all the same.
+    void keep_progress_callback(std::function<void(const progress&)> callback) {
+        refused_progress_ = std::move(callback);
     }
 
     // On the handler's executor, just before it runs: the last progress report.
     void end_progress() {
         if (started_)
             report_end_of_progress();
-        else if (opts_.on_progress)  // refused before a transfer began: the last report all the same
-            opts_.on_progress(progress{.done = true});
+        else if (refused_progress_)
+            refused_progress_(progress{.done = true});
     }
 
     response_type result;
@@ -91,7 +99,7 @@ private:
     }
     std::size_t on_body(const char* data, std::size_t length) override {
         // Returning less than `length` fails the transfer (CURLE_WRITE_ERROR); memory stays bounded.
-        if (opts_.max_response_size > 0 && received_ + length > opts_.max_response_size) {
+        if (max_response_size_ > 0 && received_ + length > max_response_size_) {
             too_large_ = true;
             return 0;
         }
@@ -136,13 +144,14 @@ private:
     }
     transfer_info& info() noexcept override { return result.info; }
     void on_end(error_code& ec) noexcept override {
-        ec = size_limited_result(ec, opts_, too_large_);
+        ec = size_limited_result(ec, max_response_size_, too_large_);
         if (body_error_) ec = body_error_;
         if (!ec && reader_) reader_->finish(ec);
     }
 
     request_type request_;
-    options opts_;
+    std::size_t max_response_size_;
+    std::function<void(const progress&)> refused_progress_;
     bool started_ = false;
     bool fields_added_ = false;
 
@@ -254,14 +263,16 @@ struct initiate_fetch {
         // where else.
         auto route = asiocurl::detail::route_of(handler, multi->get_executor());
         auto op = allocate_operation<operation>(operation_allocator(handler), std::forward<Request>(request),
-                                                std::forward<Options>(opts), std::forward<Response>(into));
+                                                opts.max_response_size, std::forward<Response>(into));
         operation& started = *op;
         auto core = asiocurl::detail::multi_access::core(*multi);
         asiocurl::detail::easy_state* handle = core ? core->lend_handle() : nullptr;
-        error_code ec = !core ? error_code(errc::shut_down)
-                        : !handle
-                            ? make_error_code(CURLE_OUT_OF_MEMORY)
-                            : started.start(*handle, asiocurl::detail::executor_of(route, multi_executor));
+        error_code ec =
+            !core     ? error_code(errc::shut_down)
+            : !handle ? make_error_code(CURLE_OUT_OF_MEMORY)
+                      : started.start(*handle, opts, asiocurl::detail::executor_of(route, multi_executor));
+        if (!started.started() && opts.on_progress)
+            started.keep_progress_callback(std::forward<Options>(opts).on_progress);
         boost::asio::any_completion_handler<void(error_code)> erased(
             fetch_completion<operation, handler_type>(std::move(op), std::forward<Handler>(handler),
                                                       multi_executor));
