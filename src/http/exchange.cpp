@@ -16,6 +16,7 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
     handle_ = &handle;
     follow_redirects_ = opts.follow_redirects;
     no_body_ = request.method == "HEAD";
+    has_body_ = request.has_body;
     CURL* curl = handle.handle;
     // The options of the last exchange on this handle, if they are the very same: kept (no reset, no setopt
     // but the request's own). Otherwise the handle is reset, if it was not, and everything is set.
@@ -106,6 +107,7 @@ std::size_t exchange::header_callback(char* data, std::size_t size, std::size_t 
         case head_line::kind::status:
             // A new head: a redirect being followed, or a 1xx before the final one.
             x.status_ = line.status;
+            x.version_ = line.version;
             x.location_ = false;
             x.on_status(line.version, line.status, line.reason);
             break;
@@ -147,7 +149,11 @@ std::size_t exchange::read_callback(char* data, std::size_t size, std::size_t co
 void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& ec) noexcept {
     if (!head_complete_ && !ec) complete_head();  // a response without a body (204, HEAD, Content-Length: 0)
     transfer_info& target = info();
-    collect_info(state.handle, state.error_buffer, target);
+    collect_info(state.handle, state.error_buffer,
+                 known_info{.http_version = status_ ? version_ : 0u,
+                            .redirects_followed = follow_redirects_,
+                            .body_sent = has_body_},
+                 target);
     if (progress_) progress_->end(state.handle);
     const error_code curls = ec;
     on_end(ec);

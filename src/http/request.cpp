@@ -393,19 +393,20 @@ std::optional<std::int64_t> curl_id(CURL* handle, CURLINFO what) {
 
 }  // namespace
 
-void collect_info(CURL* handle, const char* error_message, transfer_info& info) {
+void collect_info(CURL* handle, const char* error_message, const known_info& known, transfer_info& info) {
     info.error_message = error_message;
     char* url = nullptr;
     curl_easy_getinfo(handle, CURLINFO_EFFECTIVE_URL, &url);
     if (url) info.effective_url = url;
-    curl_easy_getinfo(handle, CURLINFO_REDIRECT_COUNT, &info.redirect_count);
+    info.redirect_count = 0;
+    if (known.redirects_followed) curl_easy_getinfo(handle, CURLINFO_REDIRECT_COUNT, &info.redirect_count);
     info.times.resolve = micros(handle, CURLINFO_NAMELOOKUP_TIME_T);
     info.times.connect = micros(handle, CURLINFO_CONNECT_TIME_T);
     info.times.tls = micros(handle, CURLINFO_APPCONNECT_TIME_T);
     info.times.first_byte = micros(handle, CURLINFO_STARTTRANSFER_TIME_T);
     info.times.total = micros(handle, CURLINFO_TOTAL_TIME_T);
     curl_off_t sent = 0, received = 0;
-    curl_easy_getinfo(handle, CURLINFO_SIZE_UPLOAD_T, &sent);
+    if (known.body_sent) curl_easy_getinfo(handle, CURLINFO_SIZE_UPLOAD_T, &sent);
     curl_easy_getinfo(handle, CURLINFO_SIZE_DOWNLOAD_T, &received);
     info.bytes_sent = static_cast<std::uint64_t>(sent);
     info.bytes_received = static_cast<std::uint64_t>(received);
@@ -417,25 +418,8 @@ void collect_info(CURL* handle, const char* error_message, transfer_info& info) 
         info.transfer_id = curl_id(handle, info_xfer_id);
     }
     if (running_curl_version() >= 0x080600) info.times.queue = micros(handle, info_queue_time);
-    long version = 0;
-    curl_easy_getinfo(handle, CURLINFO_HTTP_VERSION, &version);
-    switch (version) {
-        case CURL_HTTP_VERSION_1_0:
-            info.http_version = 10;
-            break;
-        case CURL_HTTP_VERSION_1_1:
-            info.http_version = 11;
-            break;
-        case CURL_HTTP_VERSION_2_0:
-            info.http_version = 20;
-            break;
-        case CURL_HTTP_VERSION_3:
-            info.http_version = 30;
-            break;
-        default:
-            info.http_version = 0;
-            break;
-    }
+    // The status line's, as curl's CURLINFO_HTTP_VERSION is (0 when none arrived).
+    info.http_version = known.http_version;
 }
 
 }  // namespace asiocurl::http::detail

@@ -114,14 +114,23 @@ private:
     // The jar whose share the handle uses, alive while curl may (a stream's options are not kept).
     std::shared_ptr<cookie_jar> cookies_;
     unsigned status_ = 0;
+    unsigned version_ = 0;   // of the current head's status line
     bool location_ = false;  // the current head has a Location field
+    bool has_body_ = false;  // the request's
     bool follow_redirects_ = false;
     bool no_body_ = false;  // a HEAD
     bool head_complete_ = false;
 };
 
+// What the exchange saw itself, so that curl is not asked (each curl_easy_getinfo is ~80 instructions).
+struct known_info {
+    unsigned http_version = 0;  // of the last status line (10, 11, 20, 30), 0 without one
+    bool redirects_followed = false;
+    bool body_sent = false;
+};
+
 // Reads what curl knows about the finished transfer.
-void collect_info(CURL* handle, const char* error_message, transfer_info& info);
+void collect_info(CURL* handle, const char* error_message, const known_info& known, transfer_info& info);
 
 // An exchange's result with options::max_response_size applied: errc::response_too_large whoever noticed the
 // limit — the fetch's sink (`refused_by_sink`), or curl itself (CURLE_FILESIZE_EXCEEDED).
