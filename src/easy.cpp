@@ -385,14 +385,19 @@ easy::easy() : state_(std::make_unique<detail::easy_state>()) {
     detail::apply_library_defaults(*state_);
 }
 
-easy::easy(easy&& other) noexcept = default;
+// The easy that customize borrows for a fetch or stream holds a handle lent to the exchange: it never leaves
+// it (moved from, it stays; the moved-to easy is empty), and nothing replaces it, so that no easy's
+// destructor cleans up a handle the exchange still runs.
+easy::easy(easy&& other) noexcept {
+    if (other.state_ && !other.state_->lent) state_ = std::move(other.state_);
+}
 
 easy::easy(detail::easy_state* state, borrow_tag) noexcept : state_(state) {}
 
 easy& easy::operator=(easy&& other) noexcept {
-    if (this != &other) {
+    if (this != &other && !(state_ && state_->lent)) {
         easy dying(std::move(*this));
-        state_ = std::move(other.state_);
+        if (other.state_ && !other.state_->lent) state_ = std::move(other.state_);
     }
     return *this;
 }
@@ -419,6 +424,9 @@ bool easy::busy() const noexcept {
 void easy::reset() {
     if (!state_) detail::throw_error(errc::empty_handle, "asiocurl::easy::reset");
     if (state_->busy()) detail::throw_error(errc::easy_in_use, "asiocurl::easy::reset");
+    // A handle the http layer lent to `customize`: curl_easy_reset would drop the exchange's URL, header
+    // list, callbacks and CURLOPT_PRIVATE from under it.
+    if (state_->lent) detail::throw_error(errc::option_owned_by_library, "asiocurl::easy::reset");
     curl_easy_reset(state_->handle);
     state_->error_buffer[0] = '\0';
     state_->callbacks = {};

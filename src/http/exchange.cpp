@@ -17,6 +17,7 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
     follow_redirects_ = opts.follow_redirects;
     no_body_ = request.method == "HEAD";
     has_body_ = request.has_body;
+    customized_ = static_cast<bool>(opts.customize);
     CURL* curl = handle.handle;
     // The options of the last exchange on this handle, if they are the very same: kept (no reset, no setopt
     // but the request's own). Otherwise the handle is reset, if it was not, and everything is set.
@@ -151,8 +152,8 @@ void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& 
     transfer_info& target = info();
     collect_info(state.handle, state.error_buffer,
                  known_info{.http_version = status_ ? version_ : 0u,
-                            .redirects_followed = follow_redirects_,
-                            .body_sent = has_body_},
+                            .redirects_followed = follow_redirects_ || customized_,
+                            .body_sent = has_body_ || customized_},
                  target);
     if (progress_) progress_->end(state.handle);
     const error_code curls = ec;

@@ -138,6 +138,10 @@ CURLcode set_url(CURL* handle, const std::string& url, asiocurl::detail::easy_st
     parsed->parsed_url_text.clear();
     if (!parsed->parsed_url) parsed->parsed_url.reset(curl_url());
     if (!parsed->parsed_url) return CURLE_OUT_OF_MEMORY;
+    // A CURLU that holds a URL reads the next one relative to it (curl_url_set: "the new URL can be relative
+    // to the previous"): a scheme-less "host/path" would be appended to the last fetch's path. Cleared, it is
+    // parsed as it would be on a fresh handle.
+    curl_url_set(parsed->parsed_url.get(), CURLUPART_URL, nullptr, 0);
     if (const CURLUcode uc = curl_url_set(parsed->parsed_url.get(), CURLUPART_URL, url.c_str(),
                                           CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME)) {
         // curl's own words for it (8.x: failf in parseurlandfillconn), where the fetch reports its detail.

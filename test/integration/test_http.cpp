@@ -254,6 +254,95 @@ TEST_F(http_test, a_reused_handle_goes_where_each_request_says) {
     fetch_bytes(11);
 }
 
+// A fetch cancelled before it reached curl returns its handle with the options it set up, among them its
+// header list, which dies with the fetch: the next fetch on that handle, with the very same options and no
+// header of its own, must not send the dead list (an ASan use-after-free before the fix).
+TEST_F(http_test, a_fetch_cancelled_before_it_started_leaves_nothing_on_its_handle) {
+    auto with_header = get(server.url("/headers"));
+    with_header.set("X-Cancelled-Before-Start", "1");
+    boost::asio::cancellation_signal signal;
+    std::optional<error_code> result;
+    // Initiated outside the io_context's run: the start waits in its queue, and the signal comes first.
+    http::async_fetch(*m, std::move(with_header), http::options{},
+                      boost::asio::bind_cancellation_slot(
+                          signal.slot(), [&](error_code ec, http::response<>) { result = ec; }));
+    signal.emit(boost::asio::cancellation_type::terminal);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return result.has_value(); }, 5s));
+    EXPECT_EQ(*result, boost::asio::error::operation_aborted);
+    auto next = fetch(get(server.url("/headers")));
+    ASSERT_FALSE(next.ec) << next.ec.message();
+    EXPECT_EQ(next.res.body().find("X-Cancelled-Before-Start"), std::string::npos) << next.res.body();
+}
+
+// A base URL without a scheme, parsed into the handle's CURLU that still holds the last fetch's URL, is not
+// read relative to it (curl_url_set resolves a URL without a scheme against the one it holds).
+TEST_F(http_test, a_url_without_a_scheme_goes_where_it_says_on_a_reused_handle) {
+    test::test_server other;
+    ASSERT_FALSE(fetch(get(server.url("/bytes/5"))).ec);
+    const std::string schemeless = "127.0.0.1:" + std::to_string(other.port());
+    auto out = fetch(get("/bytes/7"), {.base_url = schemeless});
+    ASSERT_FALSE(out.ec) << out.ec.message();
+    EXPECT_EQ(out.res.body(), test::expected_body(7));
+    EXPECT_EQ(out.res.info.effective_url, "http://" + schemeless + "/bytes/7");
+    EXPECT_EQ(other.requests_served(), 1u);
+}
+
+// customize may set what the library does not set itself; resetting the handle would take away what the
+// exchange installed (its callbacks, URL, headers), so it is refused, and the handle serves the next fetch.
+TEST_F(http_test, customize_may_not_reset_the_handle_under_the_exchange) {
+    auto refused = fetch(get(server.url("/bytes/5")), {.customize = [](easy& handle) { handle.reset(); }});
+    EXPECT_EQ(refused.ec, errc::option_owned_by_library) << refused.ec.message();
+    auto next = fetch(get(server.url("/bytes/9")));
+    ASSERT_FALSE(next.ec) << next.ec.message();
+    EXPECT_EQ(next.res.body(), test::expected_body(9));
+}
+
+// The easy that customize is given borrows the exchange's handle for the call: moving it out (whose
+// destructor would clean the handle up under the exchange), replacing it, or running it on a multi of one's
+// own leaves the exchange's handle where it is, and the fetch goes on.
+TEST_F(http_test, customize_may_not_take_the_handle_away_from_the_exchange) {
+    bool moved_out_empty = false;
+    auto moved = fetch(get(server.url("/bytes/5")), {.customize = [&](easy& handle) {
+                           easy stolen(std::move(handle));
+                           moved_out_empty = !stolen;
+                           handle.set(CURLOPT_USERAGENT, "still-here");
+                       }});
+    ASSERT_FALSE(moved.ec) << moved.ec.message();
+    EXPECT_TRUE(moved_out_empty);
+    EXPECT_EQ(moved.res.body(), test::expected_body(5));
+
+    auto replaced = fetch(get(server.url("/bytes/6")), {.customize = [](easy& handle) { handle = easy(); }});
+    ASSERT_FALSE(replaced.ec) << replaced.ec.message();
+    EXPECT_EQ(replaced.res.body(), test::expected_body(6));
+
+    std::optional<error_code> own_run;
+    multi other(ioc);
+    auto performed = fetch(get(server.url("/bytes/7")), {.customize = [&](easy& handle) {
+                               other.async_perform(handle, [&](error_code ec) { own_run = ec; });
+                           }});
+    ASSERT_FALSE(performed.ec) << performed.ec.message();
+    EXPECT_EQ(performed.res.body(), test::expected_body(7));
+    ASSERT_TRUE(test::run_until(ioc, [&] { return own_run.has_value(); }));
+    EXPECT_EQ(*own_run, errc::easy_in_use);
+
+    auto next = fetch(get(server.url("/bytes/9")));
+    ASSERT_FALSE(next.ec) << next.ec.message();
+    EXPECT_EQ(next.res.body(), test::expected_body(9));
+}
+
+// Redirects and a body that customize asks curl for are counted as curl counts them.
+TEST_F(http_test, redirects_and_a_body_customize_asked_for_are_in_the_info) {
+    auto followed = fetch(get(server.url("/redirect/2")),
+                          {.customize = [](easy& handle) { handle.set(CURLOPT_FOLLOWLOCATION, 1L); }});
+    ASSERT_FALSE(followed.ec) << followed.ec.message();
+    EXPECT_EQ(followed.res.info.redirect_count, 2);
+    auto posted = fetch(get(server.url("/echo")),
+                        {.customize = [](easy& handle) { handle.set(CURLOPT_POSTFIELDS, "twelve bytes"); }});
+    ASSERT_FALSE(posted.ec) << posted.ec.message();
+    EXPECT_EQ(posted.res.info.bytes_sent, 12u);
+}
+
 TEST_F(http_test, total_and_connect_timeouts) {
     auto stalled = fetch(get(server.url("/stall")), {.timeout = 300ms});
     EXPECT_EQ(stalled.ec, condition::timed_out) << stalled.ec.message();

@@ -142,6 +142,31 @@ TEST(lifecycle_teardown, io_context_never_run_while_handlers_own_the_easy) {
     EXPECT_TRUE(fds.settled());
 }
 
+// The same order, with the cookie jar of a fetch and of a stream given only in their options: the jar dies
+// with the queued handler, and curl must not be left using its share (curl_easy_cleanup locks a handle's
+// share; curl_share_cleanup refuses a share still in use, and the leak is reported).
+TEST(lifecycle_teardown, io_context_never_run_while_handlers_hold_the_only_cookie_jar) {
+    test::warm_up_process();
+    test::test_server server;
+    test::fd_baseline fds;
+    {
+        asio::io_context ioc;
+        {
+            multi m(ioc);
+            http::async_fetch(m,
+                              bhttp::request<bhttp::empty_body>(bhttp::verb::get,
+                                                                server.url("/set-cookie?session=abc"), 11),
+                              http::options{.cookies = std::make_shared<http::cookie_jar>()},
+                              [](error_code, http::response<>) { ADD_FAILURE() << "ran"; });
+            http::stream s(m);
+            s.start(bhttp::request<bhttp::empty_body>(bhttp::verb::get, server.url("/set-cookie?session=def"),
+                                                      11),
+                    {.cookies = std::make_shared<http::cookie_jar>()});
+        }
+    }
+    EXPECT_TRUE(fds.settled());
+}
+
 // Item 3: terminal cancellation emitted from the transfer's own write callback takes effect there: the write
 // callback is not called again and the handler gets operation_aborted, for each of 20 transfers.
 TEST_F(lifecycle, terminal_emitted_from_the_own_write_callback_aborts_at_once) {

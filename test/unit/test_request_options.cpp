@@ -170,6 +170,30 @@ TEST(request_options, a_handle_parses_its_url_once_and_again_only_when_it_change
     EXPECT_EQ(url_of(), "http://127.0.0.1:9/c");
 }
 
+// curl_url_set reads a URL without a scheme relative to the URL the CURLU holds: the handle's CURLU is
+// cleared before each new URL, so "127.0.0.1:7/b" is that host, not a path under the last URL.
+TEST(request_options, a_url_without_a_scheme_is_not_read_relative_to_the_last_one) {
+    curl_handle h;
+    asiocurl::detail::easy_state state;
+    const auto url_of = [&] {
+        char* text = nullptr;
+        EXPECT_EQ(curl_url_get(state.parsed_url.get(), CURLUPART_URL, &text, 0), CURLUE_OK);
+        std::string url = text ? text : "";
+        curl_free(text);
+        return url;
+    };
+    ASSERT_FALSE(apply_request_target(h.handle.get(), get("/first/page"), {.base_url = "http://127.0.0.1:9"},
+                                      h.headers, &state));
+    ASSERT_FALSE(
+        apply_request_target(h.handle.get(), get("/b"), {.base_url = "127.0.0.1:7"}, h.headers, &state));
+    EXPECT_EQ(url_of(), "http://127.0.0.1:7/b");
+    // Nor after a refusal, which leaves the CURLU as it was.
+    ASSERT_TRUE(apply_request_target(h.handle.get(), get("http://[::1/x"), {}, h.headers, &state));
+    ASSERT_FALSE(
+        apply_request_target(h.handle.get(), get("/c"), {.base_url = "127.0.0.1:8"}, h.headers, &state));
+    EXPECT_EQ(url_of(), "http://127.0.0.1:8/c");
+}
+
 TEST(request_options, a_kept_setup_matches_only_the_same_plain_options) {
     options opts;
     opts.base_url = "http://127.0.0.1:9";

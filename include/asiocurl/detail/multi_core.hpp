@@ -140,7 +140,7 @@ private:
     void complete(easy_state& state, error_code ec);
     static void detach(easy_state& state) noexcept;
     static void destroy_orphan(easy_state* state) noexcept;
-    void take_back(easy_state& state, const error_code& outcome) noexcept;
+    void take_back(easy_state& state, const error_code& outcome, bool exchange_ended = false) noexcept;
     static void free_handle(easy_state* state) noexcept;
     void shutdown_now();
 

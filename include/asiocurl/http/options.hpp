@@ -54,7 +54,11 @@ struct options {
     std::string user_agent = "asiocurl/0.1";
     std::size_t max_response_size = 64u << 20;     ///< body bytes (0: unlimited) — condition::too_large
     std::string allowed_protocols = "http,https";  ///< for the URL and every redirect
-    std::function<void(easy&)> customize{};        ///< any other curl option, set last
+    /// Any other curl option, set last, on an `easy` that borrows the exchange's handle for the call. Options
+    /// the library installs (callbacks, CURLOPT_PRIVATE, the error buffer, a cookie jar's share) are refused
+    /// with errc::option_owned_by_library, and so is `reset()`; moving from it leaves it in place (the
+    /// moved-to easy is empty), and `async_perform` on it fails with errc::easy_in_use.
+    std::function<void(easy&)> customize{};
     /// Progress reports (CURLOPT_XFERINFOFUNCTION), run on the operation's executor (the fetch's handler's,
     /// or the stream's): at most one per `progress_interval` while data moves, never queued up, and a last
     /// one with `done` before the operation completes. `progress_watcher::callback()` makes them awaitable.

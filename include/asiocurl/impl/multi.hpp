@@ -25,6 +25,10 @@ struct basic_multi<Executor>::initiate_perform {
         if (!core)
             return detail::post_completion(boost::asio::any_io_executor(executor), std::move(erased),
                                            errc::shut_down, route);
+        // The handle an http exchange lent to its customize callback is that exchange's to run.
+        if (state && state->lent)
+            return detail::post_completion(boost::asio::any_io_executor(executor), std::move(erased),
+                                           errc::easy_in_use, route);
         core->initiate(state, std::move(erased), std::move(route));
     }
 };

@@ -85,6 +85,9 @@ struct multi_core<Engine>::start_op {
         if (!state) return;
         // Read first: detach() destroys the handler, which may own the `easy` and so `state`.
         const bool lent = state->lent;
+        // A lent handle may use the share of a cookie jar that only its exchange holds, and so dies with the
+        // handler: curl_share_cleanup refuses a share still in use, and curl_easy_cleanup would lock it.
+        if (lent) curl_easy_setopt(state->handle, CURLOPT_SHARE, static_cast<CURLSH*>(nullptr));
         if (state->transfer.orphaned)
             destroy_orphan(state);
         else
@@ -238,11 +241,12 @@ void multi_core<Engine>::finish(easy_state& state, error_code ec) {
         curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETFUNCTION, nullptr);
         curl_easy_setopt(state.handle, CURLOPT_CLOSESOCKETDATA, nullptr);
     }
-    if (state.transfer.observer) state.transfer.observer->on_transfer_end(state, ec);
+    const bool observed = state.transfer.observer != nullptr;
+    if (observed) state.transfer.observer->on_transfer_end(state, ec);
     // Read before the handler goes: it may own the `easy`, and so `state` (never a lent one's).
     const bool lent = state.lent;
     complete(state, ec);
-    if (lent) take_back(state, ec);  // its exchange is done with it (the handler holds the rest)
+    if (lent) take_back(state, ec, observed);  // its exchange is done with it (the handler holds the rest)
 }
 
 template <class Engine>
@@ -308,14 +312,18 @@ easy_state* multi_core<Engine>::lend_handle() {
 // After the transfer's completion was posted (the exchange no longer touches the handle). A handle that
 // failed in a way that may have left it odd is not kept: a refused add, a socket the reactor refused, an
 // allocation curl could not make.
+// Its options are kept for the next exchange only when its own exchange ended it (on_transfer_end let go of
+// what the exchange owns: the header list the handle points at). Refused or cancelled before it began, the
+// handle may point at the exchange's headers, freed with it: it is reset.
 template <class Engine>
-void multi_core<Engine>::take_back(easy_state& state, const error_code& outcome) noexcept {
+void multi_core<Engine>::take_back(easy_state& state, const error_code& outcome,
+                                   bool exchange_ended) noexcept {
     const bool odd = outcome.category() == multi_category() || outcome == errc::socket_registration ||
                      outcome == make_error_code(CURLE_OUT_OF_MEMORY) ||
                      outcome == make_error_code(CURLE_FAILED_INIT);
     state.transfer.observer = nullptr;
     if (!odd && !shut_down_.load(std::memory_order_acquire)) {
-        if (!state.keep_options) reset_lent(state);  // unless its options may serve the next exchange
+        if (!state.keep_options || !exchange_ended) reset_lent(state);  // unless they may serve the next one
         state.keep_options = false;
         state.error_buffer[0] = '\0';
         state.callbacks_owned = false;

@@ -118,7 +118,8 @@ private:
     bool location_ = false;  // the current head has a Location field
     bool has_body_ = false;  // the request's
     bool follow_redirects_ = false;
-    bool no_body_ = false;  // a HEAD
+    bool customized_ = false;  // options::customize ran: it may have set any option (redirects, a body)
+    bool no_body_ = false;     // a HEAD
     bool head_complete_ = false;
 };
 
