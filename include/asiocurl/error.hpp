@@ -46,6 +46,7 @@ enum class errc {
     response_too_large,       ///< the response body passed http::options::max_response_size
     upload_size_mismatch,     ///< a streamed upload wrote more or fewer bytes than it declared
     option_owned_by_library,  ///< the library sets this option itself (CURLOPT_PRIVATE, its callbacks...)
+    cookie_jar_in_use,        ///< the cookie jar is in use by transfers that may run concurrently with this
 };
 const boost::system::error_category& library_category() noexcept;
 inline error_code make_error_code(errc e) noexcept {

@@ -1,6 +1,7 @@
 // One HTTP exchange over a lent handle (detail/exchange.hpp): setup, curl's callbacks, the head-complete
 // rule, the end.
 #include <asiocurl/detail/borrowed_easy.hpp>
+#include <asiocurl/http/cookie_jar.hpp>
 #include <asiocurl/http/detail/exchange.hpp>
 #include <asiocurl/http/detail/progress_reporter.hpp>
 #include <asiocurl/http/detail/request_options.hpp>
@@ -14,6 +15,11 @@ namespace asiocurl::http::detail {
 error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request_view& request,
                              const options& opts, boost::asio::any_io_executor progress_executor) {
     handle_ = &handle;
+    // Before the handle is given the jar's share: refused, nothing of the jar's is touched.
+    if (opts.cookies) {
+        if (!opts.cookies->take(handle.lender_executor)) return errc::cookie_jar_in_use;
+        cookies_ = opts.cookies;
+    }
     follow_redirects_ = opts.follow_redirects;
     no_body_ = request.method == "HEAD";
     has_body_ = request.has_body;
@@ -48,7 +54,6 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
     }
     handle.callbacks_owned = true;
     handle.share_owned = opts.cookies != nullptr;
-    cookies_ = opts.cookies;
     if (opts.on_progress) {
         progress_ = std::make_shared<progress_reporter>(std::move(progress_executor), opts.on_progress,
                                                         opts.progress_interval);
@@ -71,6 +76,14 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
 
 exchange::~exchange() {
     curl_slist_free_all(headers_);
+    give_back_cookies();
+}
+
+// When the transfer ended, or never began: the jar is another executor's to take. The exchange keeps its
+// reference (the handle lets go of the share after it, in the multi's take_back()).
+void exchange::give_back_cookies() noexcept {
+    if (cookies_ && !cookies_given_back_) cookies_->give_back();
+    cookies_given_back_ = true;
 }
 
 // From what curl parsed (Curl_http_size, when the head ends): -1 when there is no length (chunked, or a
@@ -156,6 +169,7 @@ void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& 
                             .body_sent = has_body_ || customized_},
                  target);
     if (progress_) progress_->end(state.handle);
+    give_back_cookies();
     const error_code curls = ec;
     on_end(ec);
     if (ec != curls) target.error_message = ec.message();  // the face's verdict, not curl's text

@@ -453,6 +453,69 @@ TEST_F(http_test, cookies_are_shared_through_a_jar) {
     EXPECT_TRUE(jar->cookies().empty());
 }
 
+// curl does not support cookies shared between concurrent threads (CURLSHOPT_SHARE; 8.12 to 8.14 crash on
+// it, locks or not): while transfers on one executor hold a jar, a fetch on another executor is refused
+// before anything is sent, and add or clear from another thread throw; once they end, any executor may
+// take it.
+TEST_F(http_test, a_cookie_jar_is_used_by_the_transfers_of_one_executor_at_a_time) {
+    auto jar = std::make_shared<http::cookie_jar>();
+    boost::asio::cancellation_signal stop;
+    std::optional<error_code> stalled;
+    http::async_fetch(*m, get(server.url("/stall")), {.cookies = jar},
+                      boost::asio::bind_cancellation_slot(
+                          stop.slot(), [&](error_code ec, http::response<>) { stalled = ec; }));
+    ASSERT_TRUE(test::run_until(ioc, [&] { return m->in_flight() == 1; }));
+
+    multi elsewhere(boost::asio::make_strand(ioc));
+    std::optional<error_code> refused;
+    std::string refusal;
+    http::async_fetch(elsewhere, get(server.url("/set-cookie?session=elsewhere")), {.cookies = jar},
+                      [&](error_code ec, http::response<> res) {
+                          refused = ec;
+                          refusal = res.info.error_message;
+                      });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return refused.has_value(); }));
+    EXPECT_EQ(*refused, errc::cookie_jar_in_use);
+    EXPECT_NE(refusal.find("concurrent threads"), std::string::npos) << refusal;
+
+    // The same executor shares it freely.
+    ASSERT_FALSE(fetch(get(server.url("/set-cookie?session=abc")), {.cookies = jar}).ec);
+    std::optional<error_code> from_another_thread;
+    std::thread([&] {
+        try {
+            jar->clear();
+        } catch (const system_error& failure) {
+            from_another_thread = failure.code();
+        }
+    }).join();
+    EXPECT_EQ(from_another_thread, error_code(errc::cookie_jar_in_use));
+    bool added_on_its_thread = false;
+    boost::asio::post(ioc, [&] {
+        jar->add("Set-Cookie: second=2; Domain=127.0.0.1; Path=/");
+        added_on_its_thread = true;
+    });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return added_on_its_thread; }));
+
+    stop.emit(boost::asio::cancellation_type::terminal);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return stalled.has_value(); }));
+    EXPECT_EQ(*stalled, boost::asio::error::operation_aborted);
+    ioc.poll();
+    // Nothing holds the jar: the other executor takes it, with the cookies stored meanwhile.
+    std::optional<error_code> later;
+    std::string seen;
+    http::async_fetch(elsewhere, get(server.url("/headers")), {.cookies = jar},
+                      [&](error_code ec, http::response<> res) {
+                          later = ec;
+                          seen = res.body();
+                      });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return later.has_value(); }));
+    ASSERT_FALSE(*later) << later->message();
+    EXPECT_NE(seen.find("session=abc"), std::string::npos) << seen;
+    EXPECT_NE(seen.find("second=2"), std::string::npos) << seen;
+    jar->clear();  // no transfer holds it: from any thread
+    EXPECT_TRUE(jar->cookies().empty());
+}
+
 TEST_F(http_test, user_agent_and_raw_curl_options) {
     auto default_agent = fetch(get(server.url("/headers")));
     EXPECT_NE(default_agent.res.body().find("User-Agent: asiocurl/"), std::string::npos);

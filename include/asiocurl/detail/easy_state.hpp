@@ -53,6 +53,8 @@ struct easy_state {
     // back after the exchange, resets and keeps it for the next one (curl_easy_reset keeps live connections,
     // TLS session ids and the DNS cache), or frees it.
     bool lent = false;
+    // A lent handle's multi's executor (where its transfers run): a cookie jar is used from one at a time.
+    boost::asio::any_io_executor lender_executor;
     // The library installs the data callbacks itself (an exchange's): easy::set refuses them.
     bool callbacks_owned = false;
     // CURLOPT_SHARE is a cookie jar's: easy::set refuses another share, which would silently replace it.

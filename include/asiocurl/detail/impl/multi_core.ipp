@@ -305,6 +305,7 @@ easy_state* multi_core<Engine>::lend_handle() {
         return nullptr;
     }
     state->lent = true;
+    state->lender_executor = executor_;
     apply_library_defaults(*state);
     return state;
 }
