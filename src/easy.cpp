@@ -1,6 +1,7 @@
 #include <asiocurl/detail/easy_state.hpp>
 #include <asiocurl/detail/global_init.hpp>
 #include <asiocurl/easy.hpp>
+#include <asiocurl/share.hpp>
 
 #include <strings.h>  // strncasecmp
 #include <sys/socket.h>
@@ -317,7 +318,10 @@ error_code setopt_pointer(easy_state& state, CURLoption option, void* value) {
         return errc::wrong_option_type;
     error_code ec;
     if (set_forwarded_data(state, option, value, ec)) return ec;
-    return result(curl_easy_setopt(state.handle, option, value));
+    ec = result(curl_easy_setopt(state.handle, option, value));
+    // curl let go of the share set_share gave it: so does the handle.
+    if (!ec && option == CURLOPT_SHARE && !state.lent) state.user_share.reset();
+    return ec;
 }
 
 error_code setopt_function(easy_state& state, CURLoption option, void (*value)()) {
@@ -450,6 +454,20 @@ void easy::write_to(std::vector<char>& body) {
 void easy::discard_body() {
     set(CURLOPT_WRITEFUNCTION, &detail::discard);
     set(CURLOPT_WRITEDATA, static_cast<void*>(nullptr));
+}
+
+void easy::set_share(std::shared_ptr<share> data) {
+    if (!state_) detail::throw_error(errc::empty_handle, "asiocurl::easy::set_share");
+    if (state_->busy()) detail::throw_error(errc::easy_in_use, "asiocurl::easy::set_share");
+    if (auto ec = detail::check_not_owned(*state_, CURLOPT_SHARE))
+        detail::throw_error(ec, "asiocurl::easy::set_share");
+    if (state_->lent)  // customize's borrowed handle: the exchange's options::share is the way
+        detail::throw_error(errc::option_owned_by_library, "asiocurl::easy::set_share");
+    if (const CURLcode code =
+            curl_easy_setopt(state_->handle, CURLOPT_SHARE, data ? data->native_handle() : nullptr))
+        detail::throw_error(make_error_code(code), "asiocurl::easy::set_share");
+    // After curl let go of the old one, which may die with this.
+    state_->user_share = std::move(data);
 }
 
 }  // namespace asiocurl

@@ -50,6 +50,8 @@ public:
                        "callbacks of an http exchange and their data, CURLOPT_SHARE beside a cookie jar)";
             case errc::upload_size_mismatch:
                 return "the streamed request body is longer or shorter than its declared size";
+            case errc::unsafe_share:
+                return "curl does not support sharing connections between concurrent threads";
             case errc::cookie_jar_in_use:
                 return "the cookie jar is in use by transfers on another executor (curl does not support "
                        "cookies shared between concurrent threads)";

@@ -6,5 +6,6 @@
 #include <asiocurl/error.hpp>
 #include <asiocurl/multi.hpp>
 #include <asiocurl/multi_stats.hpp>
+#include <asiocurl/share.hpp>
 
 #endif

@@ -12,6 +12,7 @@
 #include <vector>
 
 namespace asiocurl {
+class share;
 namespace detail {
 struct easy_state;
 class borrowed_easy;
@@ -93,6 +94,12 @@ public:
     void write_to(std::vector<char>& body);
     /// Reads and drops the response body.
     void discard_body();
+
+    /// Uses `data` (CURLOPT_SHARE) for name lookups, TLS sessions and whatever else it holds, kept alive by
+    /// this handle while it uses it; nullptr: none. A share that holds cookies serves the transfers of one
+    /// executor at a time (`async_perform` elsewhere meanwhile fails with `errc::cookie_jar_in_use`). Not
+    /// while a transfer runs (`errc::easy_in_use`).
+    void set_share(std::shared_ptr<share> data);
 
     /// True while a transfer runs on this handle.
     bool busy() const noexcept;

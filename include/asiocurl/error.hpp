@@ -47,6 +47,7 @@ enum class errc {
     upload_size_mismatch,     ///< a streamed upload wrote more or fewer bytes than it declared
     option_owned_by_library,  ///< the library sets this option itself (CURLOPT_PRIVATE, its callbacks...)
     cookie_jar_in_use,        ///< the cookie jar is in use by transfers that may run concurrently with this
+    unsafe_share,             ///< curl cannot share this between threads (connections)
 };
 const boost::system::error_category& library_category() noexcept;
 inline error_code make_error_code(errc e) noexcept {

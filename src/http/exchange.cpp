@@ -15,10 +15,19 @@ namespace asiocurl::http::detail {
 error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request_view& request,
                              const options& opts, boost::asio::any_io_executor progress_executor) {
     handle_ = &handle;
-    // Before the handle is given the jar's share: refused, nothing of the jar's is touched.
-    if (opts.cookies) {
-        if (!opts.cookies->take(handle.lender_executor)) return errc::cookie_jar_in_use;
-        cookies_ = opts.cookies;
+    // Before the handle is given the share: refused, nothing of the share's is touched. A share that holds
+    // cookies serves one executor's transfers at a time (share.hpp).
+    if (opts.cookies && opts.share && opts.share != opts.cookies->share()) {
+        std::snprintf(handle.error_buffer, sizeof handle.error_buffer,
+                      "asiocurl: options::share and options::cookies are two curl shares; a handle uses one "
+                      "(make the jar on the share: cookie_jar(share))");
+        return errc::invalid_argument;
+    }
+    const std::shared_ptr<asiocurl::share>& used = opts.cookies ? opts.cookies->share() : opts.share;
+    if (used) {
+        if (!asiocurl::detail::share_access::take(*used, handle.lender_executor))
+            return errc::cookie_jar_in_use;
+        share_ = used;
     }
     follow_redirects_ = opts.follow_redirects;
     no_body_ = request.method == "HEAD";
@@ -53,7 +62,7 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
         curl_easy_setopt(curl, CURLOPT_READDATA, static_cast<void*>(&handle));
     }
     handle.callbacks_owned = true;
-    handle.share_owned = opts.cookies != nullptr;
+    handle.share_owned = share_ != nullptr;
     if (opts.on_progress) {
         progress_ = std::make_shared<progress_reporter>(std::move(progress_executor), opts.on_progress,
                                                         opts.progress_interval);
@@ -82,8 +91,8 @@ exchange::~exchange() {
 // When the transfer ended, or never began: the jar is another executor's to take. The exchange keeps its
 // reference (the handle lets go of the share after it, in the multi's take_back()).
 void exchange::give_back_cookies() noexcept {
-    if (cookies_ && !cookies_given_back_) cookies_->give_back();
-    cookies_given_back_ = true;
+    if (share_ && !share_given_back_) asiocurl::detail::share_access::give_back(*share_);
+    share_given_back_ = true;
 }
 
 // From what curl parsed (Curl_http_size, when the head ends): -1 when there is no length (chunked, or a

@@ -244,9 +244,11 @@ error_code apply_request_options(CURL* handle, const request_view& request, cons
         set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(opts.max_response_size));
     // A proxy's "200 Connection established" is not the response anybody waits for.
     set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    if (opts.cookies) {
-        set(CURLOPT_SHARE, opts.cookies->native_handle());
-        set(CURLOPT_COOKIEFILE, "");  // "" switches the cookie engine on, reading no file
+    // One share a handle (the exchange checked that a jar and options::share agree).
+    if (const auto& used = opts.cookies ? opts.cookies->share() : opts.share) {
+        set(CURLOPT_SHARE, used->native_handle());
+        // "" switches the cookie engine on, reading no file.
+        if (used->holds(CURL_LOCK_DATA_COOKIE)) set(CURLOPT_COOKIEFILE, "");
     }
     return result(code);
 }
@@ -313,7 +315,8 @@ bool is_followed_redirect(unsigned status, bool has_location, bool follow_redire
 }
 
 bool reusable_setup::applies(const request_view& request, const options& opts) noexcept {
-    return !opts.customize && !opts.cookies && !opts.on_progress && !request.has_body;
+    return !opts.customize && !opts.cookies && !opts.on_progress && !request.has_body &&
+           !(opts.share && opts.share->holds(CURL_LOCK_DATA_COOKIE));
 }
 
 namespace {
@@ -337,6 +340,7 @@ reusable_setup::reusable_setup(const request_view& request, const options& o)
     opts.version = o.version;
     opts.decompress = o.decompress;
     opts.user_agent = o.user_agent;
+    opts.share = o.share;  // also keeps it alive while the idle handle holds it as CURLOPT_SHARE
     opts.max_response_size = request.size_limited ? o.max_response_size : 0;
 }
 
@@ -351,7 +355,7 @@ bool reusable_setup::matches(const request_view& request, const options& o) cons
            o.tls.client_certificate == t.client_certificate && o.tls.client_key == t.client_key &&
            o.tls.pinned_public_key == t.pinned_public_key && o.tls.min_version == t.min_version &&
            o.proxy == opts.proxy && o.proxy_tunnel == opts.proxy_tunnel && o.version == opts.version &&
-           o.decompress == opts.decompress && o.user_agent == opts.user_agent &&
+           o.decompress == opts.decompress && o.user_agent == opts.user_agent && o.share == opts.share &&
            (request.size_limited ? o.max_response_size : 0) == opts.max_response_size;
 }
 

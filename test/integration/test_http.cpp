@@ -516,6 +516,105 @@ TEST_F(http_test, a_cookie_jar_is_used_by_the_transfers_of_one_executor_at_a_tim
     EXPECT_TRUE(jar->cookies().empty());
 }
 
+// A share holds TLS sessions and the DNS cache for handles on several multis: fetches that each open a new
+// connection (CURLOPT_FORBID_REUSE), alternating between two multis, resume the first one's handshake, and a
+// name put into the cache by one multi's handle (CURLOPT_RESOLVE: nothing is resolved) is found by the
+// other's. Connections are refused (curl does not support sharing them between threads).
+TEST_F(http_test, a_share_carries_tls_sessions_and_names_between_multis) {
+    auto data = std::make_shared<share>();
+    EXPECT_TRUE(data->holds(CURL_LOCK_DATA_DNS));
+    EXPECT_TRUE(data->holds(CURL_LOCK_DATA_SSL_SESSION));
+    EXPECT_FALSE(data->holds(CURL_LOCK_DATA_COOKIE));
+    multi second(ioc);
+    auto fetch_on = [&](multi& on, bhttp::request<bhttp::empty_body> request, http::options opts) {
+        std::optional<error_code> result;
+        std::string body;
+        http::async_fetch(on, std::move(request), std::move(opts), [&](error_code ec, http::response<> res) {
+            result = ec;
+            body = res.body() + res.info.error_message;
+        });
+        EXPECT_TRUE(test::run_until(ioc, [&] { return result.has_value(); }));
+        EXPECT_FALSE(result.value_or(error_code{})) << body;
+        return body;
+    };
+
+    test::test_server secure(test::test_server::options{.tls = true});
+    http::options tls_opts;
+    tls_opts.tls.ca_file = test::tls().ca_file;
+    tls_opts.share = data;
+    tls_opts.customize = [](easy& handle) { handle.set(CURLOPT_FORBID_REUSE, 1L); };  // a connection each
+    constexpr int fetches = 20;
+    for (int i = 0; i < fetches; ++i)
+        EXPECT_EQ(fetch_on(i % 2 ? second : *m, get(secure.url("/bytes/10")), tls_opts),
+                  test::expected_body(10));
+    EXPECT_EQ(secure.accepted_connections(), static_cast<std::size_t>(fetches));
+    EXPECT_GE(secure.resumed_tls_sessions(), static_cast<std::size_t>(fetches - 1));
+    EXPECT_GT(data->stats().tls_sessions.taken, 0u);
+
+    const std::string name = "shared-cache.test:" + std::to_string(server.port());
+    curl_slist* resolve = curl_slist_append(nullptr, (name + ":127.0.0.1").c_str());
+    http::options pinned{.share = data};
+    pinned.customize = [resolve](easy& handle) { handle.set(CURLOPT_RESOLVE, resolve); };
+    EXPECT_EQ(fetch_on(*m, get("http://" + name + "/bytes/4"), pinned), test::expected_body(4));
+    const auto dns_locks = data->stats().dns.taken;
+    EXPECT_EQ(fetch_on(second, get("http://" + name + "/bytes/5"), {.share = data}), test::expected_body(5));
+    EXPECT_GT(data->stats().dns.taken, dns_locks);
+    curl_slist_free_all(resolve);
+
+    try {
+        share refused(share_options{.connections = true});
+        ADD_FAILURE() << "connections were shared";
+    } catch (const system_error& failure) {
+        EXPECT_EQ(failure.code(), errc::unsafe_share);
+    }
+}
+
+// A handle uses one curl share: a jar is made on a share that holds cookies (and whatever else), and a jar
+// and another share given together are refused before anything is sent.
+TEST_F(http_test, a_cookie_jar_is_made_on_a_share_and_a_second_share_is_refused) {
+    auto data = std::make_shared<share>(share_options{.cookies = true});
+    auto jar = std::make_shared<http::cookie_jar>(data);
+    ASSERT_FALSE(fetch(get(server.url("/set-cookie?session=shared")), {.cookies = jar, .share = data}).ec);
+    auto seen = fetch(get(server.url("/headers")), {.share = data});  // the share alone carries the cookies
+    ASSERT_FALSE(seen.ec) << seen.ec.message();
+    EXPECT_NE(seen.res.body().find("session=shared"), std::string::npos) << seen.res.body();
+
+    auto conflict = fetch(get(server.url("/bytes/3")), {.cookies = jar, .share = std::make_shared<share>()});
+    EXPECT_EQ(conflict.ec, errc::invalid_argument);
+    EXPECT_NE(conflict.res.info.error_message.find("cookie_jar(share)"), std::string::npos)
+        << conflict.res.info.error_message;
+    EXPECT_EQ(server.requests_served(), 2u);
+    try {
+        http::cookie_jar no_cookies(std::make_shared<share>());
+        ADD_FAILURE() << "a jar without cookies";
+    } catch (const system_error& failure) {
+        EXPECT_EQ(failure.code(), errc::invalid_argument);
+    }
+
+    // easy::set_share: a share with cookies is one executor's at a time for async_perform too.
+    multi elsewhere(boost::asio::make_strand(ioc));
+    easy first, other;
+    first.set(CURLOPT_URL, server.url("/stall"));
+    first.discard_body();
+    first.set_share(data);
+    other.set(CURLOPT_URL, server.url("/bytes/2"));
+    other.discard_body();
+    other.set_share(data);
+    std::optional<error_code> stalled, refused;
+    boost::asio::cancellation_signal stop;
+    m->async_perform(first,
+                     boost::asio::bind_cancellation_slot(stop.slot(), [&](error_code ec) { stalled = ec; }));
+    elsewhere.async_perform(other, [&](error_code ec) { refused = ec; });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return refused.has_value(); }));
+    EXPECT_EQ(*refused, errc::cookie_jar_in_use);
+    stop.emit(boost::asio::cancellation_type::terminal);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return stalled.has_value(); }));
+    refused.reset();
+    elsewhere.async_perform(other, [&](error_code ec) { refused = ec; });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return refused.has_value(); }));
+    EXPECT_FALSE(*refused) << refused->message();
+}
+
 TEST_F(http_test, user_agent_and_raw_curl_options) {
     auto default_agent = fetch(get(server.url("/headers")));
     EXPECT_NE(default_agent.res.body().find("User-Agent: asiocurl/"), std::string::npos);

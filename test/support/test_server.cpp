@@ -434,7 +434,7 @@ struct test_server::impl {
     // Only touched on the server thread.
     std::set<connection*> live;
     bool stopping = false;
-    std::atomic<std::size_t> open{0}, accepted{0}, served{0};
+    std::atomic<std::size_t> open{0}, accepted{0}, served{0}, resumed{0};
     std::thread thread;
 
     explicit impl(options o) : opts(o) {
@@ -515,6 +515,7 @@ struct test_server::impl {
         try {
             if constexpr (std::is_same_v<Stream, tls_stream>) {
                 co_await stream.async_handshake(ssl::stream_base::server, use_awaitable);
+                if (SSL_session_reused(stream.native_handle())) ++resumed;
             } else if (opts.stall_tls_handshake) {
                 // Take the ClientHello and whatever follows, answer nothing; reading is how the client's
                 // close is noticed, so this connection's fd goes when the client's does.
@@ -589,6 +590,10 @@ std::size_t test_server::open_connections() const {
 }
 std::size_t test_server::accepted_connections() const {
     return impl_->accepted;
+}
+
+std::size_t test_server::resumed_tls_sessions() const {
+    return impl_->resumed;
 }
 std::size_t test_server::requests_served() const {
     return impl_->served;

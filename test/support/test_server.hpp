@@ -61,9 +61,10 @@ public:
     std::string url(std::string_view target) const;  // "http://127.0.0.1:PORT" + target
     std::string url_for_host(std::string_view host, std::string_view target) const;
 
-    std::size_t open_connections() const;                         // server-side connections open right now
-    std::size_t accepted_connections() const;                     // total accepted since start
-    std::size_t requests_served() const;                          // total requests whose response was started
+    std::size_t open_connections() const;      // server-side connections open right now
+    std::size_t accepted_connections() const;  // total accepted since start
+    std::size_t resumed_tls_sessions() const;  // TLS handshakes that resumed a session (SSL_session_reused)
+    std::size_t requests_served() const;       // total requests whose response was started
     bool wait_for_idle(std::chrono::milliseconds timeout) const;  // false if connections are still open
 
 private:

@@ -12,6 +12,10 @@
 #include <memory>
 #include <string>
 
+namespace asiocurl {
+class share;
+}
+
 namespace asiocurl::detail {
 
 // The data callbacks set through easy::set. curl calls the library's own forwarders (src/easy.cpp) with this
@@ -53,6 +57,8 @@ struct easy_state {
     // back after the exchange, resets and keeps it for the next one (curl_easy_reset keeps live connections,
     // TLS session ids and the DNS cache), or frees it.
     bool lent = false;
+    // easy::set_share's (a lent handle's share is its exchange's).
+    std::shared_ptr<share> user_share;
     // A lent handle's multi's executor (where its transfers run): a cookie jar is used from one at a time.
     boost::asio::any_io_executor lender_executor;
     // The library installs the data callbacks itself (an exchange's): easy::set refuses them.
@@ -99,9 +105,10 @@ struct easy_state {
         cancellation_relay* cancellation = nullptr;  // one counted reference, while the handler has a slot
         transfer_observer* observer = nullptr;
         std::uint64_t serial = 0;
-        std::uint32_t slot = 0;  // in the multi's table of running transfers, while added to curl
-        bool started = false;    // the multi's executor has picked it up (added, or failed it)
-        bool orphaned = false;   // the `easy` was destroyed while in flight; the multi owns this state
+        std::uint32_t slot = 0;    // in the multi's table of running transfers, while added to curl
+        bool started = false;      // the multi's executor has picked it up (added, or failed it)
+        bool orphaned = false;     // the `easy` was destroyed while in flight; the multi owns this state
+        bool share_taken = false;  // user_share holds cookies, taken for this transfer's executor
         // Aborted while curl may still be running it (from inside a callback): the forwarders refuse data,
         // and the transfer completes with operation_aborted whatever curl reports later.
         bool doomed = false;

@@ -5,6 +5,7 @@
 #include <asiocurl/detail/curl_engine.hpp>
 #include <asiocurl/detail/easy_state.hpp>
 #include <asiocurl/multi_stats.hpp>
+#include <asiocurl/share.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>

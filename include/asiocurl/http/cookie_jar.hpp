@@ -2,23 +2,16 @@
 #ifndef ASIOCURL_HTTP_COOKIE_JAR_HPP
 #define ASIOCURL_HTTP_COOKIE_JAR_HPP
 
-#include <curl/curl.h>
-#include <boost/asio/any_io_executor.hpp>
+#include <asiocurl/share.hpp>
 
-#include <cstddef>
-#include <mutex>
-#include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace asiocurl::http {
 
-namespace detail {
-class exchange;
-}
-
-/// An in-memory cookie store (a curl share of the cookie data). Give the same jar (through
+/// An in-memory cookie store: the cookies of an `asiocurl::share`. Give the same jar (through
 /// `options::cookies`) to the fetches and streams that should see each other's cookies.
 ///
 /// Threads: curl does not support cookies shared between concurrent threads (CURLSHOPT_SHARE; curl 8.12 to
@@ -31,8 +24,12 @@ class exchange;
 /// `cookies` may be called from anywhere.
 class cookie_jar {
 public:
+    /// A jar of its own: a share that holds the cookies and nothing else.
     cookie_jar();
-    ~cookie_jar();
+    /// The cookies of `cookies_share`, which also holds whatever else it was made with (a handle uses one
+    /// share: this is how a jar and a DNS cache or TLS sessions go together). Throws `system_error`
+    /// (`errc::invalid_argument`) when the share holds no cookies.
+    explicit cookie_jar(std::shared_ptr<asiocurl::share> cookies_share);
     cookie_jar(const cookie_jar&) = delete;
     cookie_jar& operator=(const cookie_jar&) = delete;
 
@@ -44,26 +41,13 @@ public:
     /// Forgets every cookie.
     void clear();
 
-    CURLSH* native_handle() const noexcept { return share_; }
+    const std::shared_ptr<asiocurl::share>& share() const noexcept { return share_; }
+    CURLSH* native_handle() const noexcept { return share_->native_handle(); }
 
 private:
-    friend class detail::exchange;
-    // An exchange on `executor` takes the jar for its transfer (false: transfers on another executor hold
-    // it), and gives it back at the transfer's end.
-    bool take(const boost::asio::any_io_executor& executor);
-    void give_back() noexcept;
-    // Unless no transfer holds the jar or this thread runs theirs: errc::cookie_jar_in_use.
-    void check_writable(const char* what) const;
-
     void apply(const char* command_or_line) const;
-    static void lock(CURL*, curl_lock_data, curl_lock_access, void* self);
-    static void unlock(CURL*, curl_lock_data, void* self);
 
-    CURLSH* share_;
-    mutable std::mutex mutex_;  // curl's lock of the cookie data
-    mutable std::mutex users_mutex_;
-    std::optional<boost::asio::any_io_executor> user_executor_;  // of the transfers holding the jar
-    std::size_t users_ = 0;
+    std::shared_ptr<asiocurl::share> share_;
 };
 
 }  // namespace asiocurl::http

@@ -11,6 +11,10 @@
 #include <memory>
 #include <string>
 
+namespace asiocurl {
+class share;
+}
+
 namespace asiocurl::http {
 
 class cookie_jar;
@@ -51,6 +55,10 @@ struct options {
     http_version version = http_version::any;
     bool decompress = true;  ///< Accept-Encoding with every encoding curl decodes (gzip, deflate, br, zstd)
     std::shared_ptr<cookie_jar> cookies{};  ///< cookies sent and stored; share one jar between fetches
+    /// DNS cache, TLS sessions (resumed handshakes) and more shared with handles on other multis and threads.
+    /// A handle uses one curl share: with `cookies` too, it must be the jar's (`cookie_jar(share)`), else
+    /// the fetch fails with `errc::invalid_argument`.
+    std::shared_ptr<asiocurl::share> share{};
     std::string user_agent = "asiocurl/0.1";
     std::size_t max_response_size = 64u << 20;     ///< body bytes (0: unlimited) — condition::too_large
     std::string allowed_protocols = "http,https";  ///< for the URL and every redirect

@@ -142,6 +142,14 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, compl
         failure = errc::shut_down;
     else if (state->busy())
         failure = errc::easy_in_use;
+    // A share with cookies serves one executor's transfers at a time (share.hpp); an http exchange took its
+    // own already.
+    else if (state->user_share && !state->lent) {
+        if (share_access::take(*state->user_share, executor_))
+            state->transfer.share_taken = true;
+        else
+            failure = errc::cookie_jar_in_use;
+    }
     if (failure) {
         if (state && state->lent) take_back(*state, failure);
         return post_completion(executor_, std::move(handler), failure, route);
@@ -267,6 +275,10 @@ void multi_core<Engine>::detach(easy_state& state) noexcept {
     t.abandon = nullptr;
     t.observer = nullptr;
     t.started = false;
+    if (t.share_taken) {
+        t.share_taken = false;
+        share_access::give_back(*state.user_share);
+    }
 }
 
 template <class Engine>
