@@ -4,7 +4,8 @@
 // Usage: asiocurl_fetch_client URL N C [--h2]
 //
 // Built a second time with ASIOCURL_BENCH_STREAM as asiocurl_stream_client: each slot reads its responses
-// through an http::stream instead (async_read_header, then async_read_some into a 16 KiB buffer until eof).
+// through an http::stream instead (async_read_header, then async_read_some into a 16 KiB buffer until eof);
+// and with ASIOCURL_BENCH_SHARE as asiocurl_fetch_share_client: every fetch uses one asiocurl::share.
 //
 // On stderr it also says how many C++ heap allocations (operator new, and aligned_alloc where Asio's
 // recycling allocator runs out of cached blocks) and how many of libcurl's (its
@@ -147,6 +148,9 @@ int main(int argc, char** argv) {
     b.options.tls.verify_host = false;
     b.options.version = h2 ? asiocurl::http::http_version::http2_tls : asiocurl::http::http_version::http1_1;
     b.options.max_response_size = 0;
+#ifdef ASIOCURL_BENCH_SHARE
+    b.options.share = std::make_shared<asiocurl::share>();
+#endif
     // The request the other clients send: no User-Agent, no Accept-Encoding (curl builds both headers with
     // its printf per request). ASIOCURL_BENCH_DEFAULTS=1 keeps the library's defaults instead.
     if (!std::getenv("ASIOCURL_BENCH_DEFAULTS")) {

@@ -16,7 +16,7 @@ source scripts/stages.sh
 asiocurl_install_deps "${asiocurl_demo_packages[@]}" "${asiocurl_bench_packages[@]}"
 [ -d build/curl8/root/usr ] || bash scripts/fetch-curl8.sh
 
-clients=(asiocurl_client asiocurl_fetch_client asiocurl_stream_client)
+clients=(asiocurl_client asiocurl_fetch_client asiocurl_stream_client asiocurl_fetch_share_client)
 for preset in release release-curl8; do
     asiocurl_configure "$preset"
     cmake --build --preset "$preset" --target "${clients[@]}"

@@ -313,6 +313,8 @@ static error_code check_not_owned(const easy_state& state, CURLoption option) {
 
 error_code setopt_pointer(easy_state& state, CURLoption option, void* value) {
     if (auto ec = check_not_owned(state, option)) return ec;
+    // The running transfer may hold set_share's share for its executor (given back when it ends).
+    if (option == CURLOPT_SHARE && state.busy()) return errc::easy_in_use;
     const option_kind kind = kind_of(option);
     if (kind != option_kind::pointer && kind != option_kind::slist && kind != option_kind::blob)
         return errc::wrong_option_type;
