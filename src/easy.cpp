@@ -401,9 +401,11 @@ easy::easy(easy&& other) noexcept {
 easy::easy(detail::easy_state* state, borrow_tag) noexcept : state_(state) {}
 
 easy& easy::operator=(easy&& other) noexcept {
-    if (this != &other && !(state_ && state_->lent)) {
+    // Into or out of customize's borrowed easy: nothing moves, and neither side loses its handle.
+    const bool borrowed = (state_ && state_->lent) || (other.state_ && other.state_->lent);
+    if (this != &other && !borrowed) {
         easy dying(std::move(*this));
-        if (other.state_ && !other.state_->lent) state_ = std::move(other.state_);
+        state_ = std::move(other.state_);
     }
     return *this;
 }

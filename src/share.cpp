@@ -18,7 +18,8 @@ share::share(const share_options& options) {
     // curl documents connection sharing between concurrent threads as unsupported, and a share is for
     // threads: refused before anything is made.
     if (options.connections)
-        throw system_error(errc::unsafe_share, "asiocurl::share: connections cannot be shared between threads");
+        throw system_error(errc::unsafe_share,
+                           "asiocurl::share: connections cannot be shared between threads");
     detail::ensure_curl_global_init();
     handle_ = curl_share_init();
     if (!handle_) throw std::bad_alloc();
@@ -105,7 +106,6 @@ void share::give_back() noexcept {
 // curl uses the cookies it matched for a request after letting go of the lock: a cookie freed from another
 // thread meanwhile would be used after free. On the transfers' own thread none is inside curl.
 void share::check_cookies_writable(const char* what) const {
-    std::lock_guard lock(users_mutex_);
     if (users_ > 0 && !detail::running_in_this_thread(*user_executor_))
         throw system_error(errc::cookie_jar_in_use, what);
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 namespace asiocurl {
 
@@ -24,12 +25,13 @@ struct share_access;
 /// What a share holds (CURLSHOPT_SHARE). A kind the linked curl was built without (the public-suffix list
 /// needs libpsl) is left out; `share::holds` says what is shared.
 struct share_options {
-    bool dns = true;                 ///< resolved names (CURL_LOCK_DATA_DNS)
-    bool tls_sessions = true;        ///< TLS session tickets and ids, for resumed handshakes (..._SSL_SESSION)
+    bool dns = true;           ///< resolved names (CURL_LOCK_DATA_DNS)
+    bool tls_sessions = true;  ///< TLS session tickets and ids, for resumed handshakes (..._SSL_SESSION)
     bool public_suffix_list = true;  ///< the list cookies are checked against (CURL_LOCK_DATA_PSL)
     /// Cookies (CURL_LOCK_DATA_COOKIE). curl does not support cookies shared between concurrent threads
-    /// (curl 8.12 to 8.14 crash on it, whatever the locks): with cookies the share serves the transfers of one
-    /// executor at a time, and a transfer on another executor meanwhile fails with `errc::cookie_jar_in_use`.
+    /// (curl 8.12 to 8.14 crash on it, whatever the locks): with cookies the share serves the transfers of
+    /// one executor at a time, and a transfer on another executor meanwhile fails with
+    /// `errc::cookie_jar_in_use`.
     bool cookies = false;
     /// The connection pool (CURL_LOCK_DATA_CONNECT): refused with `errc::unsafe_share`. curl documents
     /// sharing connections between concurrent threads as unsupported (it has never worked); on one thread a
@@ -73,8 +75,15 @@ private:
     // executor hold it) and gives it back at its end.
     bool take(const boost::asio::any_io_executor& executor);
     void give_back() noexcept;
-    // Changing the cookies is safe from no thread but the one running the transfers that hold them.
-    void check_cookies_writable(const char* what) const;
+    // Changing the cookies is safe from no thread but the one running the transfers that hold them: `change`
+    // runs with no other executor able to take the share meanwhile, or errc::cookie_jar_in_use is thrown.
+    template <class Change>
+    void change_cookies(const char* what, Change&& change) const {
+        std::lock_guard lock(users_mutex_);
+        check_cookies_writable(what);
+        change();
+    }
+    void check_cookies_writable(const char* what) const;  // under users_mutex_
 
     struct kind_lock {
         std::mutex mutex;
@@ -96,7 +105,10 @@ namespace detail {
 struct share_access {
     static bool take(share& s, const boost::asio::any_io_executor& executor) { return s.take(executor); }
     static void give_back(share& s) noexcept { s.give_back(); }
-    static void check_cookies_writable(const share& s, const char* what) { s.check_cookies_writable(what); }
+    template <class Change>
+    static void change_cookies(const share& s, const char* what, Change&& change) {
+        s.change_cookies(what, std::forward<Change>(change));
+    }
 };
 }  // namespace detail
 

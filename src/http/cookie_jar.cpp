@@ -34,13 +34,14 @@ std::vector<std::string> cookie_jar::cookies() const {
 void cookie_jar::add(std::string_view line) {
     if (line.find_first_of("\r\n", 0, 3) != std::string_view::npos)
         throw system_error(errc::header_injection, "asiocurl::http::cookie_jar::add");
-    asiocurl::detail::share_access::check_cookies_writable(*share_, "asiocurl::http::cookie_jar::add");
-    apply(std::string(line).c_str());
+    const std::string text(line);
+    asiocurl::detail::share_access::change_cookies(*share_, "asiocurl::http::cookie_jar::add",
+                                                   [&] { apply(text.c_str()); });
 }
 
 void cookie_jar::clear() {
-    asiocurl::detail::share_access::check_cookies_writable(*share_, "asiocurl::http::cookie_jar::clear");
-    apply("ALL");
+    asiocurl::detail::share_access::change_cookies(*share_, "asiocurl::http::cookie_jar::clear",
+                                                   [&] { apply("ALL"); });
 }
 
 }  // namespace asiocurl::http

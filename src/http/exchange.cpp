@@ -28,6 +28,9 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
         if (!asiocurl::detail::share_access::take(*used, handle.lender_executor))
             return errc::cookie_jar_in_use;
         share_ = used;
+        // The handle holds the take: the multi gives it back when the handle comes back, on every path
+        // (ended, refused, cancelled before it began, destroyed queued).
+        handle.lent_share = used;
     }
     follow_redirects_ = opts.follow_redirects;
     no_body_ = request.method == "HEAD";
@@ -85,14 +88,6 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
 
 exchange::~exchange() {
     curl_slist_free_all(headers_);
-    give_back_cookies();
-}
-
-// When the transfer ended, or never began: the jar is another executor's to take. The exchange keeps its
-// reference (the handle lets go of the share after it, in the multi's take_back()).
-void exchange::give_back_cookies() noexcept {
-    if (share_ && !share_given_back_) asiocurl::detail::share_access::give_back(*share_);
-    share_given_back_ = true;
 }
 
 // From what curl parsed (Curl_http_size, when the head ends): -1 when there is no length (chunked, or a
@@ -178,7 +173,6 @@ void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& 
                             .body_sent = has_body_ || customized_},
                  target);
     if (progress_) progress_->end(state.handle);
-    give_back_cookies();
     const error_code curls = ec;
     on_end(ec);
     if (ec != curls) target.error_message = ec.message();  // the face's verdict, not curl's text

@@ -312,8 +312,15 @@ TEST_F(http_test, customize_may_not_take_the_handle_away_from_the_exchange) {
     EXPECT_TRUE(moved_out_empty);
     EXPECT_EQ(moved.res.body(), test::expected_body(5));
 
-    auto replaced = fetch(get(server.url("/bytes/6")), {.customize = [](easy& handle) { handle = easy(); }});
+    bool own_kept = false;
+    auto replaced = fetch(get(server.url("/bytes/6")), {.customize = [&](easy& handle) {
+                              handle = easy();
+                              easy own;
+                              own = std::move(handle);  // an assigned-to easy keeps its own handle
+                              own_kept = static_cast<bool>(own);
+                          }});
     ASSERT_FALSE(replaced.ec) << replaced.ec.message();
+    EXPECT_TRUE(own_kept);
     EXPECT_EQ(replaced.res.body(), test::expected_body(6));
 
     std::optional<error_code> own_run;
@@ -613,6 +620,57 @@ TEST_F(http_test, a_cookie_jar_is_made_on_a_share_and_a_second_share_is_refused)
     elsewhere.async_perform(other, [&](error_code ec) { refused = ec; });
     ASSERT_TRUE(test::run_until(ioc, [&] { return refused.has_value(); }));
     EXPECT_FALSE(*refused) << refused->message();
+}
+
+// A transfer that never ran gives the jar back when its handle comes back: a stream whose start() was
+// refused after it took the jar (the stream lives on, and may start again) and a fetch cancelled before it
+// began leave it free for another executor, and a stream started again after a refusal takes it once.
+TEST_F(http_test, a_cookie_jar_taken_by_a_transfer_that_never_ran_is_free_again) {
+    auto jar = std::make_shared<http::cookie_jar>();
+    multi elsewhere(boost::asio::make_strand(ioc));
+    auto fetch_elsewhere = [&](std::string target) {
+        std::optional<error_code> result;
+        http::async_fetch(elsewhere, get(server.url(target)), {.cookies = jar},
+                          [&](error_code ec, http::response<>) { result = ec; });
+        EXPECT_TRUE(test::run_until(ioc, [&] { return result.has_value(); }));
+        return result.value_or(error_code(errc::invalid_argument));
+    };
+
+    http::stream s(*m);
+    auto injected = get(server.url("/bytes/3"));
+    injected.set("X-Bad", "a\r\nInjected: 1");
+    error_code refused;
+    s.start(std::move(injected), {.cookies = jar}, refused);
+    EXPECT_EQ(refused, errc::header_injection);
+    EXPECT_FALSE(fetch_elsewhere("/bytes/2")) << "the refused stream still holds the jar";
+
+    s.start(get(server.url("/set-cookie?again=1")), {.cookies = jar});
+    std::optional<error_code> read;
+    s.async_read_header([&](error_code ec) { read = ec; });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return read.has_value(); }));
+    ASSERT_FALSE(*read) << read->message();
+    std::array<char, 64> sink;
+    error_code end;
+    while (!end) {
+        std::optional<std::pair<error_code, std::size_t>> chunk;
+        s.async_read_some(boost::asio::buffer(sink),
+                          [&](error_code ec, std::size_t n) { chunk.emplace(ec, n); });
+        ASSERT_TRUE(test::run_until(ioc, [&] { return chunk.has_value(); }));
+        end = chunk->first;
+    }
+    EXPECT_EQ(end, boost::asio::error::eof);
+    ioc.poll();
+    EXPECT_FALSE(fetch_elsewhere("/bytes/2")) << "the stream that ran took the jar twice";
+
+    boost::asio::cancellation_signal signal;
+    std::optional<error_code> cancelled;
+    http::async_fetch(*m, get(server.url("/bytes/3")), {.cookies = jar},
+                      boost::asio::bind_cancellation_slot(
+                          signal.slot(), [&](error_code ec, http::response<>) { cancelled = ec; }));
+    signal.emit(boost::asio::cancellation_type::terminal);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return cancelled.has_value(); }));
+    EXPECT_EQ(*cancelled, boost::asio::error::operation_aborted);
+    EXPECT_FALSE(fetch_elsewhere("/bytes/2"));
 }
 
 TEST_F(http_test, user_agent_and_raw_curl_options) {

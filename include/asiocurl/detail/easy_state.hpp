@@ -57,8 +57,11 @@ struct easy_state {
     // back after the exchange, resets and keeps it for the next one (curl_easy_reset keeps live connections,
     // TLS session ids and the DNS cache), or frees it.
     bool lent = false;
-    // easy::set_share's (a lent handle's share is its exchange's).
+    // easy::set_share's.
     std::shared_ptr<share> user_share;
+    // A lent handle's: the share its exchange took for the lender's executor, given back (and let go of)
+    // when the multi takes the handle back or frees it, after curl let go of it.
+    std::shared_ptr<share> lent_share;
     // A lent handle's multi's executor (where its transfers run): a cookie jar is used from one at a time.
     boost::asio::any_io_executor lender_executor;
     // The library installs the data callbacks itself (an exchange's): easy::set refuses them.

@@ -64,8 +64,9 @@ struct options {
     std::string allowed_protocols = "http,https";  ///< for the URL and every redirect
     /// Any other curl option, set last, on an `easy` that borrows the exchange's handle for the call. Options
     /// the library installs (callbacks, CURLOPT_PRIVATE, the error buffer, a cookie jar's share) are refused
-    /// with errc::option_owned_by_library, and so is `reset()`; moving from it leaves it in place (the
-    /// moved-to easy is empty), and `async_perform` on it fails with errc::easy_in_use.
+    /// with errc::option_owned_by_library, and so is `reset()`; moving from it leaves it in place (a
+    /// moved-to easy is empty, an assigned-to one keeps its own handle), and `async_perform` on it fails with
+    /// errc::easy_in_use.
     std::function<void(easy&)> customize{};
     /// Progress reports (CURLOPT_XFERINFOFUNCTION), run on the operation's executor (the fetch's handler's,
     /// or the stream's): at most one per `progress_interval` while data moves, never queued up, and a last

@@ -338,6 +338,11 @@ void multi_core<Engine>::take_back(easy_state& state, const error_code& outcome,
     if (!odd && !shut_down_.load(std::memory_order_acquire)) {
         if (!state.keep_options || !exchange_ended) reset_lent(state);  // unless they may serve the next one
         state.keep_options = false;
+        if (state.lent_share) {  // detached by reset_lent, or kept (with applied_options) when it holds no
+                                 // cookies
+            share_access::give_back(*state.lent_share);
+            state.lent_share.reset();
+        }
         state.error_buffer[0] = '\0';
         state.callbacks_owned = false;
         state.share_owned = false;
@@ -356,6 +361,7 @@ void multi_core<Engine>::take_back(easy_state& state, const error_code& outcome,
 template <class Engine>
 void multi_core<Engine>::free_handle(easy_state* state) noexcept {
     curl_easy_cleanup(state->handle);
+    if (state->lent_share) share_access::give_back(*state->lent_share);
     delete state;
 }
 

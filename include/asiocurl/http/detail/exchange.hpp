@@ -107,7 +107,6 @@ private:
     static std::size_t write_callback(char* data, std::size_t size, std::size_t count, void* state);
     static std::size_t read_callback(char* data, std::size_t size, std::size_t count, void* state);
     void complete_head();
-    void give_back_cookies() noexcept;
 
     asiocurl::detail::easy_state* handle_ = nullptr;  // null once the transfer ended
     curl_slist* headers_ = nullptr;
@@ -115,7 +114,6 @@ private:
     // The share the handle uses (a cookie jar's or options::share), alive while curl may (a stream's options
     // are not kept).
     std::shared_ptr<asiocurl::share> share_;
-    bool share_given_back_ = false;
     unsigned status_ = 0;
     unsigned version_ = 0;   // of the current head's status line
     bool location_ = false;  // the current head has a Location field
