@@ -322,7 +322,7 @@ error_code setopt_pointer(easy_state& state, CURLoption option, void* value) {
     if (set_forwarded_data(state, option, value, ec)) return ec;
     ec = result(curl_easy_setopt(state.handle, option, value));
     // curl let go of the share set_share gave it: so does the handle.
-    if (!ec && option == CURLOPT_SHARE && !state.lent) state.user_share.reset();
+    if (!ec && option == CURLOPT_SHARE) state.user_share.reset();
     return ec;
 }
 
@@ -463,8 +463,6 @@ void easy::discard_body() {
 void easy::set_share(std::shared_ptr<share> data) {
     if (!state_) detail::throw_error(errc::empty_handle, "asiocurl::easy::set_share");
     if (state_->busy()) detail::throw_error(errc::easy_in_use, "asiocurl::easy::set_share");
-    if (auto ec = detail::check_not_owned(*state_, CURLOPT_SHARE))
-        detail::throw_error(ec, "asiocurl::easy::set_share");
     if (state_->lent)  // customize's borrowed handle: the exchange's options::share is the way
         detail::throw_error(errc::option_owned_by_library, "asiocurl::easy::set_share");
     if (const CURLcode code =

@@ -23,13 +23,12 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
                       "(make the jar on the share: cookie_jar(share))");
         return errc::invalid_argument;
     }
-    const std::shared_ptr<asiocurl::share>& used = opts.cookies ? opts.cookies->share() : opts.share;
-    if (used) {
+    if (const auto& used = share_of(opts)) {
         if (!asiocurl::detail::share_access::take(*used, handle.lender_executor))
             return errc::cookie_jar_in_use;
-        share_ = used;
-        // The handle holds the take: the multi gives it back when the handle comes back, on every path
-        // (ended, refused, cancelled before it began, destroyed queued).
+        // The handle holds the take, and the share alive while curl may use it (a stream keeps no options):
+        // the multi gives it back when the handle comes back or is freed, on every path (ended, refused,
+        // cancelled before it began, destroyed queued).
         handle.lent_share = used;
     }
     follow_redirects_ = opts.follow_redirects;
@@ -65,7 +64,7 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
         curl_easy_setopt(curl, CURLOPT_READDATA, static_cast<void*>(&handle));
     }
     handle.callbacks_owned = true;
-    handle.share_owned = share_ != nullptr;
+    handle.share_owned = handle.lent_share != nullptr;
     if (opts.on_progress) {
         progress_ = std::make_shared<progress_reporter>(std::move(progress_executor), opts.on_progress,
                                                         opts.progress_interval);

@@ -245,7 +245,7 @@ error_code apply_request_options(CURL* handle, const request_view& request, cons
     // A proxy's "200 Connection established" is not the response anybody waits for.
     set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     // One share a handle (the exchange checked that a jar and options::share agree).
-    if (const auto& used = opts.cookies ? opts.cookies->share() : opts.share) {
+    if (const auto& used = share_of(opts)) {
         set(CURLOPT_SHARE, used->native_handle());
         // "" switches the cookie engine on, reading no file.
         if (used->holds(CURL_LOCK_DATA_COOKIE)) set(CURLOPT_COOKIEFILE, "");

@@ -126,6 +126,15 @@ TEST(request_options, header_injection_is_refused_and_curl_managed_fields_droppe
     }
 }
 
+// What the handle's CURLU holds, as curl would send it.
+std::string parsed_url_of(const asiocurl::detail::easy_state& state) {
+    char* text = nullptr;
+    EXPECT_EQ(curl_url_get(state.parsed_url.get(), CURLUPART_URL, &text, 0), CURLUE_OK);
+    std::string url = text ? text : "";
+    curl_free(text);
+    return url;
+}
+
 // The URL goes to curl as a CURLU parsed once per handle and URL: a second exchange asking for the same URL
 // parses nothing, another URL is parsed again, a refused one leaves nothing behind, and with customize (which
 // may set CURLOPT_URL itself) the URL is a plain string again.
@@ -134,13 +143,7 @@ TEST(request_options, a_handle_parses_its_url_once_and_again_only_when_it_change
     opts.base_url = "http://127.0.0.1:9";
     curl_handle h;
     asiocurl::detail::easy_state state;
-    const auto url_of = [&] {
-        char* text = nullptr;
-        EXPECT_EQ(curl_url_get(state.parsed_url.get(), CURLUPART_URL, &text, 0), CURLUE_OK);
-        std::string url = text ? text : "";
-        curl_free(text);
-        return url;
-    };
+    const auto url_of = [&] { return parsed_url_of(state); };
     ASSERT_FALSE(apply_request_target(h.handle.get(), get("/a"), opts, h.headers, &state));
     ASSERT_TRUE(state.parsed_url);
     CURLU* const parsed = state.parsed_url.get();
@@ -175,13 +178,7 @@ TEST(request_options, a_handle_parses_its_url_once_and_again_only_when_it_change
 TEST(request_options, a_url_without_a_scheme_is_not_read_relative_to_the_last_one) {
     curl_handle h;
     asiocurl::detail::easy_state state;
-    const auto url_of = [&] {
-        char* text = nullptr;
-        EXPECT_EQ(curl_url_get(state.parsed_url.get(), CURLUPART_URL, &text, 0), CURLUE_OK);
-        std::string url = text ? text : "";
-        curl_free(text);
-        return url;
-    };
+    const auto url_of = [&] { return parsed_url_of(state); };
     ASSERT_FALSE(apply_request_target(h.handle.get(), get("/first/page"), {.base_url = "http://127.0.0.1:9"},
                                       h.headers, &state));
     ASSERT_FALSE(

@@ -142,9 +142,9 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, compl
         failure = errc::shut_down;
     else if (state->busy())
         failure = errc::easy_in_use;
-    // A share with cookies serves one executor's transfers at a time (share.hpp); an http exchange took its
-    // own already.
-    else if (state->user_share && !state->lent) {
+    // A share with cookies serves one executor's transfers at a time (share.hpp); a lent handle's exchange
+    // took its own (lent_share).
+    else if (state->user_share) {
         if (share_access::take(*state->user_share, executor_))
             state->transfer.share_taken = true;
         else
@@ -338,8 +338,9 @@ void multi_core<Engine>::take_back(easy_state& state, const error_code& outcome,
     if (!odd && !shut_down_.load(std::memory_order_acquire)) {
         if (!state.keep_options || !exchange_ended) reset_lent(state);  // unless they may serve the next one
         state.keep_options = false;
-        if (state.lent_share) {  // detached by reset_lent, or kept (with applied_options) when it holds no
-                                 // cookies
+        // Detached by reset_lent, or kept with applied_options (a share without cookies: nothing to give
+        // back).
+        if (state.lent_share) {
             share_access::give_back(*state.lent_share);
             state.lent_share.reset();
         }

@@ -111,9 +111,6 @@ private:
     asiocurl::detail::easy_state* handle_ = nullptr;  // null once the transfer ended
     curl_slist* headers_ = nullptr;
     std::shared_ptr<progress_reporter> progress_;
-    // The share the handle uses (a cookie jar's or options::share), alive while curl may (a stream's options
-    // are not kept).
-    std::shared_ptr<asiocurl::share> share_;
     unsigned status_ = 0;
     unsigned version_ = 0;   // of the current head's status line
     bool location_ = false;  // the current head has a Location field

@@ -3,6 +3,7 @@
 #ifndef ASIOCURL_HTTP_DETAIL_REQUEST_OPTIONS_HPP
 #define ASIOCURL_HTTP_DETAIL_REQUEST_OPTIONS_HPP
 
+#include <asiocurl/http/cookie_jar.hpp>
 #include <asiocurl/http/detail/exchange.hpp>
 
 #include <curl/curl.h>
@@ -14,6 +15,12 @@ namespace asiocurl::http::detail {
 
 // The request's URL: its absolute-form target, or options::base_url followed by its origin-form one.
 error_code build_url(const request_view& request, const options& opts, std::string& url);
+
+// The one curl share a handle uses: the cookie jar's, else options::share (the exchange refuses both when
+// they differ).
+inline const std::shared_ptr<asiocurl::share>& share_of(const options& opts) noexcept {
+    return opts.cookies ? opts.cookies->share() : opts.share;
+}
 
 // Sets the request's options on `handle`, a reset or fresh one: only what differs from curl's defaults.
 // `headers` gets the request's header lines (the caller frees it once the transfer is over). With `parsed`
