@@ -1,5 +1,6 @@
 #include <asiocurl/detail/easy_state.hpp>
 #include <asiocurl/detail/global_init.hpp>
+#include <asiocurl/detail/origin_key.hpp>
 #include <asiocurl/easy.hpp>
 #include <asiocurl/share.hpp>
 
@@ -269,15 +270,19 @@ error_code setopt_c_string(easy_state& state, CURLoption option, const char* val
     const option_kind kind = kind_of(option);
     if (kind != option_kind::string && kind != option_kind::pointer) return errc::wrong_option_type;
     if (kind == option_kind::pointer) return setopt_pointer(state, option, const_cast<char*>(value));
-    return result(curl_easy_setopt(state.handle, option, value));
+    const error_code ec = result(curl_easy_setopt(state.handle, option, value));
+    if (!ec && option == CURLOPT_URL) state.origin = value ? origin_key(value) : 0;
+    return ec;
 }
 
-error_code setopt_string(CURL* handle, CURLoption option, std::string_view value) {
+error_code setopt_string(easy_state& state, CURLoption option, std::string_view value) {
     if (kind_of(option) != option_kind::string) return errc::wrong_option_type;
     // curl reads a C string: a NUL inside the view would silently cut the value short.
     if (value.find('\0') != std::string_view::npos) return errc::invalid_argument;
     const std::string terminated(value);
-    return result(curl_easy_setopt(handle, option, terminated.c_str()));
+    const error_code ec = result(curl_easy_setopt(state.handle, option, terminated.c_str()));
+    if (!ec && option == CURLOPT_URL) state.origin = origin_key(value);
+    return ec;
 }
 
 error_code setopt_slist(CURL* handle, CURLoption option, curl_slist* value) {
@@ -335,6 +340,7 @@ error_code setopt_function(easy_state& state, CURLoption option, void (*value)()
 }
 
 error_code setopt_null(easy_state& state, CURLoption option) {
+    if (option == CURLOPT_URL) state.origin = 0;
     switch (kind_of(option)) {
         case option_kind::string:
         case option_kind::slist:
@@ -436,6 +442,7 @@ void easy::reset() {
     // list, callbacks and CURLOPT_PRIVATE from under it.
     if (state_->lent) detail::throw_error(errc::option_owned_by_library, "asiocurl::easy::reset");
     curl_easy_reset(state_->handle);
+    state_->origin = 0;
     state_->error_buffer[0] = '\0';
     state_->callbacks = {};
     detail::apply_library_defaults(*state_);

@@ -5,6 +5,7 @@
 #include <asiocurl/easy.hpp>
 #include <asiocurl/error.hpp>
 #include <asiocurl/multi.hpp>
+#include <asiocurl/multi_pool.hpp>
 #include <asiocurl/multi_stats.hpp>
 #include <asiocurl/share.hpp>
 

@@ -59,6 +59,8 @@ struct easy_state {
     bool lent = false;
     // easy::set_share's.
     std::shared_ptr<share> user_share;
+    // origin_key of the CURLOPT_URL set through easy::set (0: none): what a pool routes the handle by.
+    std::uint64_t origin = 0;
     // A lent handle's: the share its exchange took for the lender's executor, given back (and let go of)
     // when the multi takes the handle back or frees it, after curl let go of it.
     std::shared_ptr<share> lent_share;

@@ -13,6 +13,7 @@
 #include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include <atomic>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -98,6 +99,13 @@ public:
     // Pauses or unpauses `state`'s transfer (curl_easy_pause with CURLPAUSE_* bits), a no-op once it ended.
     void set_pause(easy_state& state, int bitmask);
     std::size_t in_flight() const noexcept { return in_flight_; }
+    // A pool's way to drain: from now on initiate refuses new transfers (errc::shut_down), those accepted go
+    // on. Any thread.
+    void refuse_new() noexcept { refusing_.store(true, std::memory_order_release); }
+    // Transfers accepted by initiate and not yet completed, queued starts included. Any thread.
+    std::size_t operations() const noexcept { return operations_.load(std::memory_order_acquire); }
+    // On the executor: `callback` runs there each time the count of operations drops to zero (empty: none).
+    void on_drained(std::function<void()> callback) { drained_ = std::move(callback); }
     const multi_stats& stats() const noexcept { return stats_; }
 
     friend void intrusive_ptr_add_ref(multi_core* c) noexcept {
@@ -180,6 +188,9 @@ private:
     std::uint64_t timer_generation_ = 0;  // DESIGN rule 2: a wait for an older arm is ignored
     int curl_depth_ = 0;                  // > 0 while a call into curl that may call back is on the stack
     std::atomic<bool> shut_down_{false};  // no new transfer accepted
+    std::atomic<bool> refusing_{false};   // no new transfer accepted, those accepted go on (refuse_new)
+    std::atomic<std::size_t> operations_{0};
+    std::function<void()> drained_;
     bool cleaned_up_ = false;             // curl_multi_cleanup has run
 
     std::vector<registration*> live_by_fd_;  // for the close-socket guard and parking, never for routing

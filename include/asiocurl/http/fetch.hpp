@@ -6,6 +6,7 @@
 #include <asiocurl/http/options.hpp>
 #include <asiocurl/http/response.hpp>
 #include <asiocurl/multi.hpp>
+#include <asiocurl/multi_pool.hpp>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -55,6 +56,24 @@ auto async_fetch(basic_multi<Executor>& multi,
 template <class Executor, class CompletionToken = boost::asio::default_completion_token_t<Executor>>
 auto async_fetch(basic_multi<Executor>& multi, std::string_view url,
                  CompletionToken&& token = CompletionToken());
+
+/// The same on a pool (from any thread): the fetch runs on the multi the pool's routing picks for its URL.
+/// Options that name neither a share nor a cookie jar use the pool's share. A cookie jar serves one
+/// executor at a time (`share_options::cookies`): with a pool, use it for one origin (routed by host, an
+/// origin's fetches run on one multi).
+template <class ResponseBody = boost::beast::http::string_body, class RequestBody, class RequestFields,
+          class CompletionToken = boost::asio::default_completion_token_t<multi_pool::executor_type>>
+auto async_fetch(multi_pool& pool, boost::beast::http::request<RequestBody, RequestFields> request,
+                 options opts, CompletionToken&& token = CompletionToken());
+
+template <class RequestBody, class RequestFields, class ResponseBody, class ResponseFields,
+          class CompletionToken = boost::asio::default_completion_token_t<multi_pool::executor_type>>
+auto async_fetch(multi_pool& pool, boost::beast::http::request<RequestBody, RequestFields> request,
+                 options opts, response<ResponseBody, ResponseFields> into,
+                 CompletionToken&& token = CompletionToken());
+
+template <class CompletionToken = boost::asio::default_completion_token_t<multi_pool::executor_type>>
+auto async_fetch(multi_pool& pool, std::string_view url, CompletionToken&& token = CompletionToken());
 
 }  // namespace asiocurl::http
 

@@ -11,7 +11,7 @@ namespace detail {
 // Typed entry points into curl_easy_setopt / curl_easy_getinfo (src/easy.cpp); each checks that the
 // value's kind matches the option's before curl sees it, because curl's varargs cannot.
 error_code setopt_integer(CURL* handle, CURLoption option, long long value);
-error_code setopt_string(CURL* handle, CURLoption option, std::string_view value);
+error_code setopt_string(easy_state& state, CURLoption option, std::string_view value);
 error_code setopt_slist(CURL* handle, CURLoption option, curl_slist* value);
 error_code setopt_c_string(easy_state& state, CURLoption option, const char* value);
 // These see the data callbacks and their data pointers (user_callbacks in detail/easy_state.hpp).
@@ -50,7 +50,7 @@ void easy::set(CURLoption option, const T& value, error_code& ec) {
         ec = value.find('\0') != std::string::npos ? error_code(errc::invalid_argument)
                                                    : detail::setopt_c_string(*state_, option, value.c_str());
     } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
-        ec = detail::setopt_string(handle, option, std::string_view(value));
+        ec = detail::setopt_string(*state_, option, std::string_view(value));
     } else if constexpr (std::is_same_v<T, curl_slist*>) {
         ec = detail::setopt_slist(handle, option, value);
     } else if constexpr (std::is_pointer_v<T> && std::is_function_v<std::remove_pointer_t<T>>) {

@@ -83,6 +83,7 @@ struct multi_core<Engine>::start_op {
     start_op& operator=(start_op&&) = delete;
     ~start_op() {
         if (!state) return;
+        core->operations_.fetch_sub(1, std::memory_order_relaxed);  // never completed: its context died
         // Read first: detach() destroys the handler, which may own the `easy` and so `state`.
         const bool lent = state->lent;
         // A lent handle may use the share of a cookie jar that only its exchange holds, and so dies with the
@@ -138,7 +139,7 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, compl
     error_code failure;
     if (!state)
         failure = errc::empty_handle;
-    else if (shut_down_.load(std::memory_order_acquire))
+    else if (shut_down_.load(std::memory_order_acquire) || refusing_.load(std::memory_order_acquire))
         failure = errc::shut_down;
     else if (state->busy())
         failure = errc::easy_in_use;
@@ -155,6 +156,7 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, compl
         return post_completion(executor_, std::move(handler), failure, route);
     }
 
+    operations_.fetch_add(1, std::memory_order_relaxed);
     auto& t = state->transfer;
     t.runner = this;
     t.abandon = [](void* core, easy_state& s) { return static_cast<multi_core*>(core)->abandon(s); };
@@ -289,6 +291,7 @@ void multi_core<Engine>::complete(easy_state& state, error_code ec) {
     detach(state);
     ++stats_.transfers_completed;
     post_completion(executor_, std::move(handler), ec, route);
+    if (operations_.fetch_sub(1, std::memory_order_acq_rel) == 1 && drained_) drained_();
 }
 
 template <class Engine>

@@ -315,6 +315,40 @@ auto async_fetch(basic_multi<Executor>& multi, std::string_view url, CompletionT
     return async_fetch(multi, std::move(request), options{}, std::forward<CompletionToken>(token));
 }
 
+namespace detail {
+// The multi a pool runs a fetch on, picked by the URL the fetch will have; the pool's share by default.
+template <class Request>
+multi& pool_member_for(multi_pool& pool, const Request& request, options& opts) {
+    if (!opts.share && !opts.cookies) opts.share = pool.get_share();
+    const std::string_view target = request.target();
+    return pool.member_for(target.find("://") != std::string_view::npos ? target
+                                                                        : std::string_view(opts.base_url));
+}
+}  // namespace detail
+
+template <class ResponseBody, class RequestBody, class RequestFields, class CompletionToken>
+auto async_fetch(multi_pool& pool, boost::beast::http::request<RequestBody, RequestFields> request,
+                 options opts, CompletionToken&& token) {
+    multi& member = detail::pool_member_for(pool, request, opts);
+    return async_fetch<ResponseBody>(member, std::move(request), std::move(opts),
+                                     std::forward<CompletionToken>(token));
+}
+
+template <class RequestBody, class RequestFields, class ResponseBody, class ResponseFields, class CompletionToken>
+auto async_fetch(multi_pool& pool, boost::beast::http::request<RequestBody, RequestFields> request,
+                 options opts, response<ResponseBody, ResponseFields> into, CompletionToken&& token) {
+    multi& member = detail::pool_member_for(pool, request, opts);
+    return async_fetch(member, std::move(request), std::move(opts), std::move(into),
+                       std::forward<CompletionToken>(token));
+}
+
+template <class CompletionToken>
+auto async_fetch(multi_pool& pool, std::string_view url, CompletionToken&& token) {
+    boost::beast::http::request<boost::beast::http::empty_body> request(boost::beast::http::verb::get, url,
+                                                                        11);
+    return async_fetch(pool, std::move(request), options{}, std::forward<CompletionToken>(token));
+}
+
 }  // namespace asiocurl::http
 
 #endif
