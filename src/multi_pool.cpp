@@ -19,7 +19,8 @@ namespace asiocurl {
 
 struct multi_pool::state {
     struct member {
-        std::unique_ptr<boost::asio::io_context> context;  // the pool's own thread's; empty on a user's executor
+        std::unique_ptr<boost::asio::io_context>
+            context;  // the pool's own thread's; empty on a user's executor
         std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
         std::optional<multi> transfers;
         std::thread thread;
@@ -158,13 +159,21 @@ multi_pool::executor_type multi_pool::get_executor() const noexcept {
     return state_->members.front()->transfers->get_executor();
 }
 
-std::size_t multi_pool::size() const noexcept { return state_->members.size(); }
+std::size_t multi_pool::size() const noexcept {
+    return state_->members.size();
+}
 
-const std::shared_ptr<asiocurl::share>& multi_pool::get_share() const noexcept { return state_->options.share; }
+const std::shared_ptr<asiocurl::share>& multi_pool::get_share() const noexcept {
+    return state_->options.share;
+}
 
-multi& multi_pool::member(std::size_t index) noexcept { return *state_->members.at(index)->transfers; }
+multi& multi_pool::member(std::size_t index) noexcept {
+    return *state_->members.at(index)->transfers;
+}
 
-multi& multi_pool::member_for(std::string_view url) noexcept { return pick(detail::origin_key(url)); }
+multi& multi_pool::member_for(std::string_view url) noexcept {
+    return pick(detail::origin_key(url));
+}
 
 multi& multi_pool::pick(std::uint64_t origin) noexcept {
     auto& s = *state_;
@@ -211,7 +220,8 @@ void multi_pool::stop(std::chrono::steady_clock::duration deadline) {
     if (!s.changed.wait_until(lock, until, [&] { return s.drained == s.members.size(); })) {
         lock.unlock();
         for (auto& m : s.members)
-            boost::asio::post(m->transfers->get_executor(), [member = m.get()] { member->transfers->cancel(); });
+            boost::asio::post(m->transfers->get_executor(),
+                              [member = m.get()] { member->transfers->cancel(); });
         lock.lock();
         s.changed.wait(lock, [&] { return s.drained == s.members.size(); });
     }

@@ -11,7 +11,9 @@ void mix(std::uint64_t& hash, char c) noexcept {
     hash *= fnv_prime;
 }
 
-char fold(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char fold(char c) noexcept {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool equals_folded(std::string_view text, std::string_view lower) noexcept {
     if (text.size() != lower.size()) return false;

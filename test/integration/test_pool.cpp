@@ -19,12 +19,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <fstream>
+#include <future>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <random>
-#include <future>
-#include <system_error>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -119,17 +121,20 @@ TEST(pool, fetches_from_any_thread_complete_on_the_callers_executor_or_else_on_a
         for (int c = 0; c < 3; ++c)
             clients.emplace_back([&] {
                 for (int i = 0; i < 10; ++i) {
-                    http::async_fetch(pool, server.url("/bytes/300"),
-                                      asio::bind_executor(caller.ioc, [&](error_code ec, http::response<> res) {
-                                          if (!caller.ioc.get_executor().running_in_this_thread() ||
-                                              res.body().size() != 300)
+                    http::async_fetch(
+                        pool, server.url("/bytes/300"),
+                        asio::bind_executor(caller.ioc, [&](error_code ec, http::response<> res) {
+                            if (!caller.ioc.get_executor().running_in_this_thread() ||
+                                res.body().size() != 300)
+                                ++misplaced;
+                            bound.add(ec);
+                        }));
+                    http::async_fetch(pool, server.url("/bytes/200"),
+                                      [&](error_code ec, http::response<> res) {
+                                          if (!on_a_member_thread(pool) || res.body().size() != 200)
                                               ++misplaced;
-                                          bound.add(ec);
-                                      }));
-                    http::async_fetch(pool, server.url("/bytes/200"), [&](error_code ec, http::response<> res) {
-                        if (!on_a_member_thread(pool) || res.body().size() != 200) ++misplaced;
-                        unbound.add(ec);
-                    });
+                                          unbound.add(ec);
+                                      });
                 }
             });
         for (auto& c : clients)
@@ -186,11 +191,11 @@ TEST(pool, cancellation_from_the_initiating_thread_aborts_a_transfer_on_a_pool_t
     caller_thread caller;
     tally done;
     asio::cancellation_signal signal;
-    http::async_fetch(pool, server.url("/trickle/100000?chunk=10&interval_ms=5"),
-                      asio::bind_cancellation_slot(
-                          signal.slot(), asio::bind_executor(caller.ioc, [&](error_code ec, http::response<>) {
-                              done.add(ec);
-                          })));
+    http::async_fetch(
+        pool, server.url("/trickle/100000?chunk=10&interval_ms=5"),
+        asio::bind_cancellation_slot(
+            signal.slot(),
+            asio::bind_executor(caller.ioc, [&](error_code ec, http::response<>) { done.add(ec); })));
     std::this_thread::sleep_for(100ms);
     signal.emit(asio::cancellation_type::terminal);
     ASSERT_TRUE(done.wait_for(1));
@@ -227,8 +232,9 @@ TEST(pool, stop_lets_transfers_finish_within_the_deadline_then_refuses_new_ones)
     ASSERT_TRUE(done.wait_for(4));
     EXPECT_EQ(done.ok(), 4);  // drained, not aborted
     tally late;
-    http::async_fetch(pool, server.url("/bytes/10"),
-                      asio::bind_executor(caller.ioc, [&](error_code ec, http::response<>) { late.add(ec); }));
+    http::async_fetch(
+        pool, server.url("/bytes/10"),
+        asio::bind_executor(caller.ioc, [&](error_code ec, http::response<>) { late.add(ec); }));
     ASSERT_TRUE(late.wait_for(1));
     EXPECT_EQ(late.other(), 1);
     pool.stop(1s);  // again: nothing to do
@@ -244,10 +250,9 @@ TEST(pool, stop_aborts_what_outlives_the_deadline) {
         caller_thread caller;
         tally done;
         for (int i = 0; i < 3; ++i)
-            http::async_fetch(pool, server.url("/trickle/100000?chunk=10&interval_ms=5"),
-                              asio::bind_executor(caller.ioc, [&](error_code ec, http::response<>) {
-                                  done.add(ec);
-                              }));
+            http::async_fetch(
+                pool, server.url("/trickle/100000?chunk=10&interval_ms=5"),
+                asio::bind_executor(caller.ioc, [&](error_code ec, http::response<>) { done.add(ec); }));
         pool.stop(200ms);
         ASSERT_TRUE(done.wait_for(3));
         EXPECT_EQ(done.aborted(), 3);
@@ -281,8 +286,8 @@ TEST(pool, stop_on_a_pool_thread_is_refused) {
     EXPECT_TRUE(refused.get_future().get());
 }
 
-// Destroyed with transfers in flight, from a foreign thread, from a handler on a pool thread, and from inside a
-// curl callback of one of its transfers: each completes once with operation_aborted.
+// Destroyed with transfers in flight, from a foreign thread, from a handler on a pool thread, and from inside
+// a curl callback of one of its transfers: each completes once with operation_aborted.
 enum class destroyer { other_thread, pool_handler, curl_callback };
 
 class pool_destroyed : public ::testing::TestWithParam<destroyer> {};
@@ -316,10 +321,9 @@ TEST_P(pool_destroyed, with_transfers_in_flight_each_completes_once_with_operati
         d.pool = std::make_unique<multi_pool>(3, pool_options{.routing = pool_routing::round_robin});
         tally bound, unbound;
         for (int i = 0; i < 6; ++i) {
-            http::async_fetch(*d.pool, server.url("/trickle/100000?chunk=10&interval_ms=5"),
-                              asio::bind_executor(caller.ioc, [&](error_code ec, http::response<>) {
-                                  bound.add(ec);
-                              }));
+            http::async_fetch(
+                *d.pool, server.url("/trickle/100000?chunk=10&interval_ms=5"),
+                asio::bind_executor(caller.ioc, [&](error_code ec, http::response<>) { bound.add(ec); }));
             http::async_fetch(*d.pool, server.url("/trickle/100000?chunk=10&interval_ms=5"),
                               [&](error_code ec, http::response<>) { unbound.add(ec); });
         }
@@ -328,7 +332,8 @@ TEST_P(pool_destroyed, with_transfers_in_flight_each_completes_once_with_operati
             trigger.set(CURLOPT_URL, server.url("/trickle/100000?chunk=10&interval_ms=5"));
             trigger.set(CURLOPT_WRITEFUNCTION, &write_and_destroy);
             trigger.set(CURLOPT_WRITEDATA, static_cast<void*>(&d));
-            d.pool->async_perform(trigger, asio::bind_executor(caller.ioc, [&](error_code ec) { bound.add(ec); }));
+            d.pool->async_perform(trigger,
+                                  asio::bind_executor(caller.ioc, [&](error_code ec) { bound.add(ec); }));
         } else if (GetParam() == destroyer::pool_handler) {
             http::async_fetch(*d.pool, server.url("/bytes/10"), [&](error_code ec, http::response<>) {
                 EXPECT_FALSE(ec);
@@ -358,11 +363,14 @@ TEST_P(pool_destroyed, with_transfers_in_flight_each_completes_once_with_operati
 INSTANTIATE_TEST_SUITE_P(pool, pool_destroyed,
                          ::testing::Values(destroyer::other_thread, destroyer::pool_handler,
                                            destroyer::curl_callback),
-                         [](const auto& info) {
-                             switch (info.param) {
-                                 case destroyer::other_thread: return std::string("from_another_thread");
-                                 case destroyer::pool_handler: return std::string("from_a_handler_on_a_pool_thread");
-                                 default: return std::string("from_inside_a_curl_callback");
+                         [](const auto& p) {
+                             switch (p.param) {
+                                 case destroyer::other_thread:
+                                     return std::string("from_another_thread");
+                                 case destroyer::pool_handler:
+                                     return std::string("from_a_handler_on_a_pool_thread");
+                                 default:
+                                     return std::string("from_inside_a_curl_callback");
                              }
                          });
 
@@ -425,9 +433,10 @@ TEST_P(pool_limit, connections_to_one_host_never_exceed_it) {
     EXPECT_GE(peak, 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(pool, pool_limit, ::testing::Values(pool_routing::by_host, pool_routing::round_robin),
-                         [](const auto& info) {
-                             return std::string(info.param == pool_routing::by_host ? "by_host" : "round_robin");
+INSTANTIATE_TEST_SUITE_P(pool, pool_limit,
+                         ::testing::Values(pool_routing::by_host, pool_routing::round_robin),
+                         [](const auto& p) {
+                             return std::string(p.param == pool_routing::by_host ? "by_host" : "round_robin");
                          });
 
 // Every fetch on a new connection (Connection: close), each on the next thread: the session the previous
@@ -467,17 +476,19 @@ int lookups_for_twelve_fetches(bool share_names) {
         handle.set(CURLOPT_IPRESOLVE, long{CURL_IPRESOLVE_V4});
         handle.set(CURLOPT_VERBOSE, 1L);
         handle.set(CURLOPT_DEBUGDATA, static_cast<void*>(&cached));
-        handle.set(CURLOPT_DEBUGFUNCTION, +[](CURL*, curl_infotype type, char* text, size_t size, void* p) {
-            if (type == CURLINFO_TEXT &&
-                std::string_view(text, size).find("was found in DNS cache") != std::string_view::npos)
-                ++*static_cast<std::atomic<int>*>(p);
-            return 0;
-        });
+        handle.set(
+            CURLOPT_DEBUGFUNCTION, +[](CURL*, curl_infotype type, char* text, size_t size, void* p) {
+                if (type == CURLINFO_TEXT &&
+                    std::string_view(text, size).find("was found in DNS cache") != std::string_view::npos)
+                    ++*static_cast<std::atomic<int>*>(p);
+                return 0;
+            });
     };
     const std::string url = "http://localhost:" + std::to_string(server.port()) + "/close/10";
     for (int i = 0; i < 12; ++i) {
         bhttp_request request(boost::beast::http::verb::get, url, 11);
-        EXPECT_EQ(http::async_fetch(pool, std::move(request), opts, asio::use_future).get().body().size(), 10u);
+        EXPECT_EQ(http::async_fetch(pool, std::move(request), opts, asio::use_future).get().body().size(),
+                  10u);
     }
     return 12 - cached.load();
 }
@@ -506,21 +517,23 @@ TEST(pool, stress_from_foreign_threads_with_cancellation_and_destruction_mid_fli
             std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
             tally mine;  // at most four of this client's fetches in flight
             for (int i = 0; i < each; ++i) {
-                if (i >= 4) ASSERT_TRUE(mine.wait_for(i - 3));
+                if (i >= 4) {
+                    ASSERT_TRUE(mine.wait_for(i - 3));
+                }
                 auto& signal = *signals.emplace_back(std::make_unique<asio::cancellation_signal>());
                 const bool last = i >= each - 3;
                 const bool tls = random() % 3 == 0;
                 std::string url =
-                    last ? server.url("/trickle/100000?chunk=10&interval_ms=5")
+                    last  ? server.url("/trickle/100000?chunk=10&interval_ms=5")
                     : tls ? "https://127.0.0.1:" + std::to_string(secure.port()) + "/close/500"
                           : server.url(random() % 2 ? "/bytes/500" : "/trickle/500?chunk=100&interval_ms=1");
                 bhttp_request request(boost::beast::http::verb::get, url, 11);
-                http::async_fetch(*pool, std::move(request), tls_opts,
-                                  asio::bind_cancellation_slot(signal.slot(),
-                                                               [&](error_code ec, http::response<>) {
-                                                                   mine.add(ec);
-                                                                   done.add(ec);
-                                                               }));
+                http::async_fetch(
+                    *pool, std::move(request), tls_opts,
+                    asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, http::response<>) {
+                        mine.add(ec);
+                        done.add(ec);
+                    }));
                 ++started;
                 if (!last && random() % 4 == 0) {
                     std::this_thread::sleep_for(std::chrono::microseconds(random() % 3000));
@@ -542,6 +555,23 @@ TEST(pool, stress_from_foreign_threads_with_cancellation_and_destruction_mid_fli
     EXPECT_GT(done.ok(), clients * each / 4);
     EXPECT_TRUE(server.wait_for_idle(5s));
 }
+
+#ifdef ASIOCURL_POOL_FANOUT_EXAMPLE
+TEST(pool, the_fanout_example_fetches_over_a_pool_and_counts_its_connections) {
+    test::test_server secure(test::test_server::options{.tls = true});
+    const std::string out = ::testing::TempDir() + "pool_fanout.txt";
+    const std::string command =
+        std::string(ASIOCURL_POOL_FANOUT_EXAMPLE) + " https://localhost:" + std::to_string(secure.port()) +
+        "/bytes/100 40 2 4 --new-connections --cafile " + test::tls().ca_file + " > " + out;
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    std::ifstream in(out);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("40 fetches over 2 threads"), std::string::npos) << text;
+    EXPECT_NE(text.find("0 failed"), std::string::npos) << text;
+    EXPECT_NE(text.find("new connections (over https each a TLS handshake): 40"), std::string::npos) << text;
+    EXPECT_EQ(secure.accepted_connections(), 40u);
+}
+#endif
 
 }  // namespace
 }  // namespace asiocurl

@@ -13,9 +13,9 @@
 #include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include <atomic>
-#include <functional>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -191,7 +191,7 @@ private:
     std::atomic<bool> refusing_{false};   // no new transfer accepted, those accepted go on (refuse_new)
     std::atomic<std::size_t> operations_{0};
     std::function<void()> drained_;
-    bool cleaned_up_ = false;             // curl_multi_cleanup has run
+    bool cleaned_up_ = false;  // curl_multi_cleanup has run
 
     std::vector<registration*> live_by_fd_;  // for the close-socket guard and parking, never for routing
     // The inode of each socket the open-socket callback made, until its close through the callback (0: none).

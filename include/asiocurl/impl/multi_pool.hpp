@@ -7,9 +7,10 @@ namespace asiocurl {
 
 template <class CompletionToken>
 auto multi_pool::async_perform(easy& handle, CompletionToken&& token) {
-    detail::easy_state* state = handle.state();
+    const detail::easy_state* handle_state = handle.state();
     adopt_share(handle);
-    return pick(state ? state->origin : 0).async_perform(handle, std::forward<CompletionToken>(token));
+    return pick(handle_state ? handle_state->origin : 0)
+        .async_perform(handle, std::forward<CompletionToken>(token));
 }
 
 }  // namespace asiocurl

@@ -334,7 +334,8 @@ auto async_fetch(multi_pool& pool, boost::beast::http::request<RequestBody, Requ
                                      std::forward<CompletionToken>(token));
 }
 
-template <class RequestBody, class RequestFields, class ResponseBody, class ResponseFields, class CompletionToken>
+template <class RequestBody, class RequestFields, class ResponseBody, class ResponseFields,
+          class CompletionToken>
 auto async_fetch(multi_pool& pool, boost::beast::http::request<RequestBody, RequestFields> request,
                  options opts, response<ResponseBody, ResponseFields> into, CompletionToken&& token) {
     multi& member = detail::pool_member_for(pool, request, opts);
