@@ -112,10 +112,11 @@ int main(int argc, char** argv) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     pool.stop(std::chrono::seconds(10));
 
-    std::printf(
-        "asiocurl_pool_client requests=%ld concurrency=%ld seconds=%.3f req_per_s=%.0f bytes=%zu "
-        "failed=%ld\n",
-        total, concurrency, seconds, static_cast<double>(total) / seconds, b.bytes.load(), b.failed.load());
+    // Named as invoked (exec -a), so that several configurations can be compared side by side.
+    const char* name = std::strrchr(argv[0], '/') ? std::strrchr(argv[0], '/') + 1 : argv[0];
+    std::printf("%s requests=%ld concurrency=%ld seconds=%.3f req_per_s=%.0f bytes=%zu failed=%ld\n", name,
+                total, concurrency, seconds, static_cast<double>(total) / seconds, b.bytes.load(),
+                b.failed.load());
     const auto stats = pool.get_share()->stats();
     std::fprintf(stderr,
                  "asiocurl_pool_client: threads=%zu routing=%s share locks: dns %llu (contended %llu), tls "
