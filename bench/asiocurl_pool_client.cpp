@@ -6,7 +6,12 @@
 //   --close           a new connection per request (CURLOPT_FORBID_REUSE: Connection: close as curl does it)
 //   --full-handshakes no TLS session is reused: neither the pool's share nor the handles' own caches keep
 //                     one (CURLOPT_SSL_SESSIONID_CACHE 0); with --close, every request a full TLS handshake
+//   --cafile FILE     verify the server's certificate against FILE (default: not verified, as the baseline
+//                     against the bench nginx's self-signed one)
+//   --tls12           TLS 1.2 only: a resumed handshake skips the key exchange (TLS 1.3's resumption keeps
+//                     its ECDHE, and saves only the certificate's parsing and checking)
 // Usage: asiocurl_pool_client URL N C [--h2] [--threads T] [--round-robin] [--close] [--full-handshakes]
+// [--tls12]
 //
 // On stderr: the share's lock counts (how often names and TLS sessions were looked up, and waited for).
 #include <asiocurl/http.hpp>
@@ -58,13 +63,15 @@ struct bench {
 int main(int argc, char** argv) {
     if (argc < 4) {
         std::fprintf(stderr,
-                     "usage: %s URL N C [--h2] [--threads T] [--round-robin] [--close] [--full-handshakes]\n",
+                     "usage: %s URL N C [--h2] [--threads T] [--round-robin] [--close] [--full-handshakes] "
+                     "[--tls12]\n",
                      argv[0]);
         return 2;
     }
     const long total = std::atol(argv[2]);
     const long concurrency = std::atol(argv[3]);
-    bool h2 = false, round_robin = false, close = false, full_handshakes = false;
+    bool h2 = false, round_robin = false, close = false, full_handshakes = false, tls12 = false;
+    std::string ca_file;
     std::size_t threads = 1;
     for (int i = 4; i < argc; ++i) {
         if (std::strcmp(argv[i], "--h2") == 0)
@@ -75,6 +82,10 @@ int main(int argc, char** argv) {
             close = true;
         else if (std::strcmp(argv[i], "--full-handshakes") == 0)
             full_handshakes = true;
+        else if (std::strcmp(argv[i], "--tls12") == 0)
+            tls12 = true;
+        else if (std::strcmp(argv[i], "--cafile") == 0 && i + 1 < argc)
+            ca_file = argv[++i];
         else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = static_cast<std::size_t>(std::atol(argv[++i]));
     }
@@ -89,17 +100,21 @@ int main(int argc, char** argv) {
     asiocurl::multi_pool pool(threads, pool_options);
 
     bench b{pool, argv[1], {}, total};
-    // Same as the baseline: nginx's certificate is self-signed.
-    b.options.tls.verify_peer = false;
-    b.options.tls.verify_host = false;
+    // Same as the baseline (nginx's certificate is self-signed), unless a CA is given.
+    b.options.tls.verify_peer = !ca_file.empty();
+    b.options.tls.verify_host = !ca_file.empty();
+    if (!ca_file.empty()) b.options.tls.ca_file = ca_file;
     b.options.version = h2 ? asiocurl::http::http_version::http2_tls : asiocurl::http::http_version::http1_1;
     b.options.max_response_size = 0;
     b.options.user_agent.clear();
     b.options.decompress = false;
-    if (close || full_handshakes)
-        b.options.customize = [close, full_handshakes](asiocurl::easy& handle) {
+    if (close || full_handshakes || tls12)
+        b.options.customize = [close, full_handshakes, tls12](asiocurl::easy& handle) {
             if (close) handle.set(CURLOPT_FORBID_REUSE, 1L);
             if (full_handshakes) handle.set(CURLOPT_SSL_SESSIONID_CACHE, 0L);
+            if (tls12)
+                handle.set(CURLOPT_SSLVERSION,
+                           long{CURL_SSLVERSION_TLSv1_2} | long{CURL_SSLVERSION_MAX_TLSv1_2});
         };
 
     const auto t0 = std::chrono::steady_clock::now();
