@@ -183,9 +183,27 @@ multi& multi_pool::pick(std::uint64_t origin) noexcept {
         index = origin % n;
     } else {
         const std::uint64_t turn = s.next.fetch_add(1, std::memory_order_relaxed);
-        // With a per-host limit an origin's transfers rotate over `spread` members only (its share of the
-        // limit is on each of them); without one, over all.
-        index = origin != 0 && s.spread < n ? (origin + turn % s.spread) % n : turn % n;
+        // With a per-host limit an origin's transfers go to `spread` members only (its share of the limit is
+        // on each of them); without one, to all. Of those, to the least busy, in turn when equally busy: with
+        // a limit, the next in turn may have all its connections taken while another has one free, and the
+        // transfer would wait in curl's queue (where curl 8 re-checks it against every connection each time
+        // one changes). A member's count of operations in flight is what it is given and has not completed.
+        const bool limited = origin != 0 && s.spread < n;
+        const std::size_t first = limited ? origin % n : 0;
+        const std::size_t candidates = limited ? s.spread : n;
+        auto busy = [&](std::size_t i) {
+            const auto* core = detail::multi_access::core_pointer(*s.members[i]->transfers);
+            return core ? core->operations() : 0;
+        };
+        index = (first + turn % candidates) % n;
+        std::size_t least = busy(index);
+        for (std::size_t step = 1; step < candidates && least > 0; ++step) {
+            const std::size_t other = (first + (turn + step) % candidates) % n;
+            if (const std::size_t load = busy(other); load < least) {
+                index = other;
+                least = load;
+            }
+        }
     }
     return *s.members[index]->transfers;
 }

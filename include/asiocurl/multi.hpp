@@ -26,6 +26,11 @@ struct multi_access {
     static auto core(basic_multi<Executor>& multi) noexcept {
         return multi.core_;
     }
+    // Without a reference taken: for a counter read from other threads while the multi lives.
+    template <class Executor>
+    static const auto* core_pointer(const basic_multi<Executor>& multi) noexcept {
+        return multi.core_.get();
+    }
 };
 }  // namespace detail
 

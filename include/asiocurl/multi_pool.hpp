@@ -24,8 +24,9 @@ enum class pool_routing {
     /// Every transfer to one origin (host and port) goes to the same multi, where its connections, and the
     /// connection cache they are reused from, live. The default: a pool of N spreads N origins or more.
     by_host,
-    /// Each transfer to the next multi: one busy origin spread over every thread, at the cost of N
-    /// connection caches (each opens its own connections to it).
+    /// Each transfer to the least busy multi (fewest transfers in flight), the next in turn when equally
+    /// busy: one busy origin spread over every thread, at the cost of N connection caches (each opens its
+    /// own connections to it).
     round_robin,
 };
 
@@ -37,7 +38,8 @@ struct pool_options {
     /// Connections open to one origin at a time, over the whole pool (0: no limit; `CURLMOPT_MAX_HOST_
     /// CONNECTIONS`). By host, the origin's one multi holds them all. Round-robin, an origin's transfers go
     /// to min(N, limit) of the N multis, each allowed limit / min(N, limit) of them (rounded down), so the
-    /// sum never exceeds the limit. Transfers beyond it wait in curl's queue of their multi.
+    /// sum never exceeds the limit; each transfer goes to the least busy of them. Transfers beyond the limit
+    /// wait in curl's queue of their multi.
     long max_host_connections = 0;
     /// How many idle easy handles each multi keeps for the http layer (basic_multi::set_idle_handle_limit).
     std::size_t idle_handles_per_multi = 64;

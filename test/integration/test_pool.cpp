@@ -433,6 +433,34 @@ TEST_P(pool_limit, connections_to_one_host_never_exceed_it) {
     EXPECT_GE(peak, 2u);
 }
 
+// Round-robin with a per-host limit: each member holds its part of the limit, so a transfer must go where a
+// connection is free, not blindly to the next member, where it would wait in curl's queue while another
+// member has room (and curl 8.14 checks every queued transfer against every connection of its multi each
+// time one changes: ten times the CPU of the bare loop at 256 in flight, bench/asiocurl_pool_client
+// --round-robin). Three slow transfers hold three of the four connections: two on one member (full), one
+// on the other; quick fetches then go to the other, in turn or not.
+TEST(pool, round_robin_with_a_limit_sends_a_transfer_where_a_connection_is_free) {
+    test::warm_up_process();
+    test::test_server server;
+    tally slow, quick;
+    {
+        multi_pool pool(2, pool_options{.routing = pool_routing::round_robin, .max_host_connections = 4});
+        for (int i = 0; i < 3; ++i)  // 10,000 pieces 5 ms apart: 50 s unless the pool ends them
+            http::async_fetch(pool, server.url("/trickle/100000?chunk=10&interval_ms=5"),
+                              [&](error_code ec, http::response<>) { slow.add(ec); });
+        for (int i = 1; i <= 4; ++i) {
+            http::async_fetch(pool, server.url("/bytes/100"),
+                              [&](error_code ec, http::response<>) { quick.add(ec); });
+            ASSERT_TRUE(quick.wait_for(i, 20s)) << "fetch " << i << " waited for a slow one's connection";
+        }
+        EXPECT_EQ(quick.ok(), 4);
+        EXPECT_EQ(slow.total(), 0);
+        EXPECT_LE(server.open_connections(), 4u);
+    }
+    EXPECT_EQ(slow.aborted(), 3);  // the pool's destruction ended them
+    EXPECT_TRUE(server.wait_for_idle(5s));
+}
+
 INSTANTIATE_TEST_SUITE_P(pool, pool_limit,
                          ::testing::Values(pool_routing::by_host, pool_routing::round_robin),
                          [](const auto& p) {
