@@ -102,6 +102,9 @@ void stream_core::finish_upload(wait_handler handler, route to) {
 }
 
 void stream_core::cancel() {
+    // Where dispatch would run it inline anyway (a stream destroyed by its own coroutine, the common case),
+    // without dispatch's type-erased function.
+    if (asiocurl::detail::running_in_this_thread(executor_)) return apply(machine_.cancel());
     boost::asio::dispatch(executor_, boost::asio::bind_allocator(asiocurl::detail::cached_allocator<void>(),
                                                                  [self = shared_from_this()] {
                                                                      self->apply(self->machine_.cancel());
