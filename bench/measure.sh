@@ -19,7 +19,7 @@ asiocurl_install_deps "${asiocurl_demo_packages[@]}" "${asiocurl_bench_packages[
 clients=(asiocurl_client asiocurl_fetch_client asiocurl_stream_client asiocurl_fetch_share_client)
 for preset in release release-curl8; do
     asiocurl_configure "$preset"
-    cmake --build --preset "$preset" --target "${clients[@]}"
+    cmake --build --preset "$preset" --target "${clients[@]}" asiocurl_pool_client tls_origin
 done
 
 measure() {  # measure LABEL BUILD_DIR [BENCH_CURL_PREFIX]
@@ -39,8 +39,36 @@ measure() {  # measure LABEL BUILD_DIR [BENCH_CURL_PREFIX]
         tee "$raw/trickle-$label.txt"
 }
 
+# The pool: 1 and 2 threads by host (the default), 2 round-robin, beside the fetch client; then the
+# Connection: close TLS workload (sessions resumed through the pool's share, or every handshake full).
+measure_pool() {  # measure_pool LABEL BUILD_DIR [BENCH_CURL_PREFIX]
+    local label=$1 dir=$2 prefix=${3:-}
+    local named
+    named=$(mktemp -d)
+    for config in "1t:--threads 1" "2t:--threads 2" "2t_rr:--threads 2 --round-robin"; do
+        # The client names itself as invoked: one name a configuration.
+        printf '#!/bin/bash\nexec -a "$0" %s "$@" %s\n' "$PWD/$dir/bench/asiocurl_pool_client" "${config#*:}" \
+            >"$named/asiocurl_pool_${config%%:*}"
+        chmod +x "$named/asiocurl_pool_${config%%:*}"
+    done
+    local env=(BENCH_BUILD="${BENCH_BUILD:-/tmp/asiocurl-bench-baselines}-$label")
+    [ -n "$prefix" ] && env+=(BENCH_CURL_PREFIX="$prefix")
+    echo "== curl $label: the pool, compare.py"
+    env "${env[@]}" python3 "$shared/compare.py" --client "$named/asiocurl_pool_1t" --client \
+        "$named/asiocurl_pool_2t" --client "$named/asiocurl_pool_2t_rr" --client "$dir/bench/asiocurl_fetch_client" \
+        --only h1-1k-c16,h1-1k-c256,h2-1k-c16 --reps 5 | tee "$raw/pool-compare-$label.txt"
+    echo "== curl $label: the pool, Connection: close over TLS"
+    {
+        BENCH_BIN=$dir/bench bash bench/tls_close.sh
+        BENCH_BIN=$dir/bench bash bench/tls_close.sh --tls12
+    } 2>&1 | tee "$raw/pool-tls-$label.txt"
+    rm -r "$named"
+}
+
 measure 7.88 build/release
 measure 8 build/release-curl8 "$PWD/build/curl8/root/usr"
+measure_pool 7.88 build/release
+measure_pool 8 build/release-curl8 "$PWD/build/curl8/root/usr"
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
     echo "commit: $(git rev-parse --short HEAD)"
