@@ -8,6 +8,7 @@
 #include <asiocurl/http/options.hpp>
 #include <asiocurl/http/progress.hpp>
 #include <asiocurl/http/response.hpp>
+#include <asiocurl/http/retry.hpp>
 #include <asiocurl/http/stream.hpp>
 #include <asiocurl/http/with_diagnostics.hpp>
 
