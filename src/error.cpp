@@ -52,6 +52,8 @@ public:
                 return "the streamed request body is longer or shorter than its declared size";
             case errc::unsafe_share:
                 return "curl does not support sharing connections between concurrent threads";
+            case errc::middleware_failed:
+                return "a middleware of the http client threw an exception";
             case errc::cookie_jar_in_use:
                 return "the cookie jar is in use by transfers on another executor (curl does not support "
                        "cookies shared between concurrent threads)";

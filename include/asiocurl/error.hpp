@@ -48,6 +48,7 @@ enum class errc {
     option_owned_by_library,  ///< the library sets this option itself (CURLOPT_PRIVATE, its callbacks...)
     cookie_jar_in_use,        ///< the cookie jar is in use by transfers that may run concurrently with this
     unsafe_share,             ///< curl cannot share this between threads (connections)
+    middleware_failed,        ///< an http::client middleware threw (its what() is in info.error_message)
 };
 const boost::system::error_category& library_category() noexcept;
 inline error_code make_error_code(errc e) noexcept {

@@ -168,6 +168,8 @@ void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& 
     transfer_info& target = info();
     collect_info(state.handle, state.error_buffer,
                  known_info{.http_version = status_ ? version_ : 0u,
+                            .status = status_,
+                            .failed = static_cast<bool>(ec),
                             .redirects_followed = follow_redirects_ || customized_,
                             .body_sent = has_body_ || customized_},
                  target);

@@ -33,10 +33,11 @@ std::string redacted_url(std::string_view url) {
 
 }  // namespace detail
 
-fetch_error::fetch_error(error_code ec, std::string curl_message, std::string_view url)
+fetch_error::fetch_error(error_code ec, std::string curl_message, std::string_view url, unsigned attempts)
     : boost::system::system_error(ec),
       curl_message_(std::move(curl_message)),
-      url_(detail::redacted_url(url)) {
+      url_(detail::redacted_url(url)),
+      attempts_(attempts) {
     // system_error's own text would start ": " without a prefix; empty parts are left out instead.
     for (std::string_view part : {std::string_view(url_), std::string_view(curl_message_)}) {
         if (part.empty()) continue;
@@ -44,6 +45,11 @@ fetch_error::fetch_error(error_code ec, std::string curl_message, std::string_vi
         what_.append(": ");
     }
     what_.append(ec.what());
+    if (attempts_ > 1) {
+        what_.append(" (after ");
+        what_.append(std::to_string(attempts_));
+        what_.append(" attempts)");
+    }
 }
 
 }  // namespace asiocurl::http

@@ -428,6 +428,20 @@ void collect_info(CURL* handle, const char* error_message, const known_info& kno
     if (running_curl_version() >= 0x080600) info.times.queue = micros(handle, info_queue_time);
     // The status line's, as curl's CURLINFO_HTTP_VERSION is (0 when none arrived).
     info.http_version = known.http_version;
+    // Only where a client waits for it (RFC 9110 10.2.3: with 503, and 429 by RFC 6585): one getinfo less
+    // on every other response.
+    info.request_sent = true;
+    if (known.failed) {
+        long request_bytes = 0;
+        curl_easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &request_bytes);
+        info.request_sent = request_bytes > 0;
+    }
+    info.retry_after.reset();
+    if (known.status == 429 || known.status == 503) {
+        curl_off_t seconds = 0;
+        if (curl_easy_getinfo(handle, CURLINFO_RETRY_AFTER, &seconds) == CURLE_OK && seconds > 0)
+            info.retry_after = std::chrono::seconds(seconds);
+    }
 }
 
 }  // namespace asiocurl::http::detail

@@ -84,8 +84,9 @@ bool failed_before_sending(const attempt_result& result) noexcept {
     // The TLS handshake failed (not the certificate's verification, which fails alike next time): the
     // request is sent only after it.
     if (is_curl(ec, CURLE_SSL_CONNECT_ERROR)) return true;
-    // A timeout before any connection: CURLOPT_CONNECTTIMEOUT, or the whole deadline spent connecting.
-    if (is_curl(ec, CURLE_OPERATION_TIMEDOUT) && !result.connected) return true;
+    // A timeout before any of the request was sent: CURLOPT_CONNECTTIMEOUT, or the whole deadline spent
+    // resolving and connecting.
+    if (is_curl(ec, CURLE_OPERATION_TIMEDOUT) && !result.request_sent) return true;
     return false;
 }
 

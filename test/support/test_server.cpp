@@ -25,8 +25,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <iterator>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -87,6 +90,17 @@ struct request_target {
         if (slash != path.npos) arg = parse_number(path.substr(slash + 1));
     }
 
+    std::string_view text_param(std::string_view name) const {
+        for (std::string_view rest = query; !rest.empty();) {
+            auto amp = rest.find('&');
+            std::string_view item = rest.substr(0, amp);
+            rest = amp == rest.npos ? std::string_view{} : rest.substr(amp + 1);
+            auto eq = item.find('=');
+            if (eq != item.npos && item.substr(0, eq) == name) return item.substr(eq + 1);
+        }
+        return {};
+    }
+
     std::size_t param(std::string_view name, std::size_t fallback) const {
         for (std::string_view rest = query; !rest.empty();) {
             auto amp = rest.find('&');
@@ -99,6 +113,16 @@ struct request_target {
         return fallback;
     }
 };
+
+// /flaky's counts, by key: the tests name a key of their own, so one count spans connections and servers.
+std::size_t flaky_attempt(std::string_view key) {
+    static std::mutex mutex;
+    static std::map<std::string, std::size_t, std::less<>> attempts;
+    std::lock_guard lock(mutex);
+    auto it = attempts.find(key);
+    if (it == attempts.end()) it = attempts.emplace(std::string(key), 0).first;
+    return ++it->second;
+}
 
 // How a connection ends once its session is over.
 enum class ending {
@@ -234,6 +258,30 @@ private:
                                   std::chrono::milliseconds(t.param("interval_ms", 10)));
         } else if (t.route == "/chunked" && t.arg) {
             co_await send_chunked(*t.arg, std::max<std::size_t>(1, t.param("chunk", 16384)));
+        } else if (t.route == "/flaky" && t.arg) {
+            // The first N requests naming `key` (counted over every connection and server of the process)
+            // fail with `status` (default 503; 0: the connection closes without an answer), with a
+            // Retry-After of `retry_after` seconds when given; then 200 "ok after N". X-Attempt: which
+            // request this was.
+            const std::size_t attempt = flaky_attempt(t.text_param("key"));
+            const std::size_t status = t.param("status", 503);
+            if (attempt <= *t.arg && status == 0) {
+                keep_alive_ = false;
+                ending_ = ending::reset;
+                co_return false;
+            }
+            http::response<http::string_body> res;
+            res.set("X-Attempt", std::to_string(attempt));
+            if (attempt <= *t.arg) {
+                res.result(static_cast<unsigned>(status));
+                if (const std::size_t after = t.param("retry_after", 0); after > 0)
+                    res.set(http::field::retry_after, std::to_string(after));
+                res.body() = "failing\n";
+            } else {
+                res.result(http::status::ok);
+                res.body() = "ok after " + std::to_string(*t.arg);
+            }
+            co_await send(res);
         } else if (t.route == "/status" && t.arg && *t.arg >= 100 && *t.arg <= 999) {
             co_await send_text(static_cast<unsigned>(*t.arg), {});
         } else if (t.path == "/echo") {

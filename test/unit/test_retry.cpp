@@ -11,12 +11,12 @@ namespace {
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 
-attempt_result failed_with(CURLcode code, std::string_view method = "GET", bool connected = false) {
-    return attempt_result{.method = method, .error = make_error_code(code), .connected = connected};
+attempt_result failed_with(CURLcode code, std::string_view method = "GET", bool sent = false) {
+    return attempt_result{.method = method, .error = make_error_code(code), .request_sent = sent};
 }
 
 attempt_result answered(unsigned status, std::string_view method = "GET") {
-    return attempt_result{.method = method, .status = status, .connected = true};
+    return attempt_result{.method = method, .status = status, .request_sent = true};
 }
 
 // ---- which failures are retried ----
@@ -32,13 +32,13 @@ TEST(retry, failures_before_sending_are_retried_for_every_method) {
         }
 }
 
-TEST(retry, a_timeout_is_before_sending_only_without_a_connection) {
+TEST(retry, a_timeout_is_before_sending_only_when_nothing_was_sent) {
     const retry_policy policy;
     EXPECT_TRUE(decide_retry(policy, 1, failed_with(CURLE_OPERATION_TIMEDOUT, "POST", false), {}, 0.5).retry);
     const auto after = decide_retry(policy, 1, failed_with(CURLE_OPERATION_TIMEDOUT, "POST", true), {}, 0.5);
     EXPECT_FALSE(after.retry);
     EXPECT_EQ(after.why, retry_reason::not_retryable);
-    // Idempotent or not, a timeout after connecting may have reached the server: the caller decides.
+    // Idempotent or not, a timeout after sending may have reached the server: the caller decides.
     EXPECT_FALSE(decide_retry(policy, 1, failed_with(CURLE_OPERATION_TIMEDOUT, "GET", true), {}, 0.5).retry);
 }
 

@@ -20,18 +20,21 @@ namespace asiocurl::http {
 /// holds a credential.
 class fetch_error : public boost::system::system_error {
 public:
-    fetch_error(error_code ec, std::string curl_message, std::string_view url);
+    /// `attempts`: how many an http::client call made (what() says so when more than one).
+    fetch_error(error_code ec, std::string curl_message, std::string_view url, unsigned attempts = 1);
 
     /// curl's own explanation (CURLOPT_ERRORBUFFER), or the library's; may be empty.
     const std::string& curl_message() const noexcept { return curl_message_; }
     /// The URL as shown in what(), without credentials, query or fragment; empty when none was reached.
     const std::string& url() const noexcept { return url_; }
+    unsigned attempts() const noexcept { return attempts_; }
 
     const char* what() const noexcept override { return what_.c_str(); }
 
 private:
     std::string curl_message_;
     std::string url_;
+    unsigned attempts_ = 1;
     std::string what_;
 };
 

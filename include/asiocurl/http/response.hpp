@@ -2,6 +2,8 @@
 #ifndef ASIOCURL_HTTP_RESPONSE_HPP
 #define ASIOCURL_HTTP_RESPONSE_HPP
 
+#include <asiocurl/http/retry.hpp>
+
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -9,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace asiocurl::http {
 
@@ -29,7 +32,10 @@ struct transfer_info {
     std::uint64_t bytes_sent = 0;      ///< request body bytes
     std::uint64_t bytes_received = 0;  ///< response body bytes (as received, before decoding)
     bool connection_reused = false;    ///< no new connection was opened for it
-    unsigned http_version = 0;         ///< 10, 11, 20 or 30
+    /// Some of the request was sent (CURLINFO_REQUEST_SIZE, asked only of a failed transfer): false when it
+    /// failed resolving, connecting or in the TLS handshake, so a retry cannot do the request twice.
+    bool request_sent = true;
+    unsigned http_version = 0;  ///< 10, 11, 20 or 30
     /// curl's ids (CURLINFO_CONN_ID, CURLINFO_XFER_ID; libcurl 8.2 and later, empty on an older running one):
     /// transfers with the same connection_id used the same connection (HTTP/2 multiplexing, keep-alive); no
     /// connection_id when none was made. Both are unique within one multi only.
@@ -38,6 +44,21 @@ struct transfer_info {
     /// curl's detail when the fetch failed ("SSL certificate problem: unable to get local issuer
     /// certificate", "Failed to connect to 127.0.0.1 port 9 ..."); empty on success.
     std::string error_message;
+    /// The server's Retry-After (seconds, or an HTTP date turned into seconds from now, as curl parses it:
+    /// CURLINFO_RETRY_AFTER); read for 429 and 503 only.
+    std::optional<std::chrono::seconds> retry_after;
+
+    /// The attempts an `http::client` call made, this one included (1 for a plain fetch), and how each
+    /// earlier one ended and why it was tried again.
+    unsigned attempts = 1;
+    struct retried_attempt {
+        error_code error;           ///< none when a response came
+        unsigned status = 0;        ///< its status; 0 without a response
+        std::string error_message;  ///< curl's detail
+        retry_reason why = retry_reason::not_retryable;
+        std::chrono::milliseconds waited{};  ///< the backoff before the next attempt
+    };
+    std::vector<retried_attempt> retried;
 };
 
 /// A Beast response (status, reason, version, every header in order, body) with the transfer's info.

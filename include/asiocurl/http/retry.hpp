@@ -22,9 +22,9 @@ struct attempt_result {
     std::string_view method;  ///< "GET", "POST", ...
     error_code error;         ///< the transfer's (a curl code), or none when a response came
     unsigned status = 0;      ///< the response's status; 0 without a response
-    /// A TCP connection to the server (or the proxy) was made for this attempt, or an existing one was
-    /// reused: a timeout after it may have come after the request was sent.
-    bool connected = false;
+    /// Some of the request reached a connection (curl's CURLINFO_REQUEST_SIZE; transfer_info::request_sent):
+    /// a timeout after that may have come after the server acted on it.
+    bool request_sent = false;
     /// The request body can be sent again (empty, or held in memory); a streamed upload cannot.
     bool body_replayable = true;
     /// The response's Retry-After, as curl parsed it (CURLINFO_RETRY_AFTER: seconds or an HTTP date).

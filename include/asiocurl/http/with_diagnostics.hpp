@@ -43,8 +43,8 @@ struct diagnostics_handler {
     void operator()(error_code ec, response<Body, Fields> res) {
         std::exception_ptr failure;
         if (ec)
-            failure =
-                std::make_exception_ptr(fetch_error(ec, res.info.error_message, res.info.effective_url));
+            failure = std::make_exception_ptr(
+                fetch_error(ec, res.info.error_message, res.info.effective_url, res.info.attempts));
         std::move(handler)(std::move(failure), std::move(res));
     }
 };

@@ -124,6 +124,8 @@ private:
 // What the exchange saw itself, so that curl is not asked (each curl_easy_getinfo is ~80 instructions).
 struct known_info {
     unsigned http_version = 0;  // of the last status line (10, 11, 20, 30), 0 without one
+    unsigned status = 0;        // of the last status line
+    bool failed = false;        // the transfer ended with an error
     bool redirects_followed = false;
     bool body_sent = false;
 };

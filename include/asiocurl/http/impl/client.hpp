@@ -1,0 +1,237 @@
+#ifndef ASIOCURL_HTTP_IMPL_CLIENT_HPP
+#define ASIOCURL_HTTP_IMPL_CLIENT_HPP
+
+#include <asiocurl/detail/block_cache.hpp>
+#include <asiocurl/http/detail/client_state.hpp>
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <string>
+#include <type_traits>
+
+namespace asiocurl::http {
+namespace detail {
+
+// One call: the request kept for the attempts to come, and what the attempts so far found. Allocated once a
+// call (from the thread's block cache); the operation that runs it is only this pointer, so moving it from
+// one step to the next costs nothing.
+template <class Target, class RequestBody, class ResponseBody>
+struct client_call {
+    using clock = std::chrono::steady_clock;
+    using request_type = boost::beast::http::request<RequestBody>;
+    using response_type = response<ResponseBody>;
+    // A body that can be copied can be sent again; the last attempt the policy allows takes the original.
+    static constexpr bool replayable = std::is_copy_constructible_v<request_type>;
+
+    client_call(Target& t, std::shared_ptr<client_state> s, request_type r, call_options c)
+        : target(&t), state(std::move(s)), request(std::move(r)), call(std::move(c)) {}
+
+    Target* target;
+    std::shared_ptr<client_state> state;
+    request_type request;
+    call_options call;
+    const retry_policy& policy() const { return call.retry ? *call.retry : state->options.retry; }
+
+    std::string method;
+    std::uint64_t number = 0;  // the call's, for middleware
+    std::string url;           // the first attempt's URL
+    std::string destination;   // its "scheme://host:port"
+    clock::time_point started{};
+    std::optional<clock::time_point> deadline;
+    clock::time_point attempt_started{};
+    unsigned attempt = 0;
+    error_code refusal;  // found before the first attempt: completed from the executor
+    std::string refusal_message;
+    std::optional<boost::asio::steady_timer> backoff;
+    std::optional<response_type> last;  // the last attempt's, kept while the client waits to retry
+    std::vector<transfer_info::retried_attempt> retried;
+
+    std::optional<std::chrono::milliseconds> remaining(clock::time_point now) const {
+        if (!deadline) return std::nullopt;
+        return std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now);
+    }
+    attempt_context context() const {
+        return attempt_context{method, url, destination, number, attempt, started, deadline};
+    }
+};
+
+template <class Target, class RequestBody, class ResponseBody>
+class client_operation {
+public:
+    using call_type = client_call<Target, RequestBody, ResponseBody>;
+    using call_ptr = operation_ptr<call_type, asiocurl::detail::cached_allocator<void>>;
+    using response_type = typename call_type::response_type;
+
+    explicit client_operation(call_ptr c) : call_(std::move(c)) {}
+
+    // The start.
+    template <class Self>
+    void operator()(Self& self) {
+        // Every type reaches the attempt as it would a fetch, and ends a backoff wait.
+        self.reset_cancellation_state(boost::asio::enable_total_cancellation());
+        call_type& c = *call_;
+        c.started = call_type::clock::now();
+        const std::chrono::milliseconds deadline =
+            c.call.deadline ? *c.call.deadline : c.state->options.deadline;
+        if (deadline.count() > 0) c.deadline = c.started + deadline;
+        if (c.call.retry) c.refusal = check(*c.call.retry);
+        if (c.refusal) {
+            c.refusal_message = "asiocurl: the call's retry policy cannot work";
+            // Never completed inside the initiating call. (The executor first: the argument that moves `self`
+            // may be evaluated before the one that would ask it.)
+            auto executor = self.get_io_executor();
+            return boost::asio::post(executor, boost::asio::append(std::move(self), error_code()));
+        }
+        add_default_fields(c.request.base(), c.state->options);
+        c.method = c.request.method_string();
+        c.number = next_call_number();
+        c.url = url_of(c.request.target(), c.state->options.base_url);
+        c.destination = destination_of(c.url);
+        c.state->record_request(c.started);
+        begin_attempt(self);
+    }
+
+    // An attempt ended.
+    template <class Self>
+    void operator()(Self& self, error_code ec, response_type res) {
+        call_type& c = *call_;
+        const auto now = call_type::clock::now();
+        const bool cancelled =
+            self.get_cancellation_state().cancelled() != boost::asio::cancellation_type::none;
+        attempt_result result{.method = c.method,
+                              .error = ec,
+                              .status = res.result_int(),
+                              .request_sent = res.info.request_sent,
+                              .body_replayable = call_type::replayable,
+                              .retry_after = res.info.retry_after};
+        retry_decision next;
+        if (!cancelled) {
+            next = decide_retry(c.policy(), c.attempt, result, c.remaining(now), jitter_unit());
+            if (next.retry && !c.state->spend_retry(now)) {
+                next.retry = false;
+                next.why = retry_reason::budget_exhausted;
+            }
+        }
+        std::string failure;
+        if (!run_after(c.state->options, c.context(),
+                       attempt_outcome{ec, res.base(), res.info, now - c.attempt_started, next}, failure))
+            return fail(self, std::move(res), errc::middleware_failed, std::move(failure));
+        if (cancelled && !ec) ec = boost::asio::error::operation_aborted;
+        if (!next.retry) return finish(self, ec, std::move(res));
+        c.retried.push_back(transfer_info::retried_attempt{
+            ec, res.result_int(), std::move(res.info.error_message), next.why, next.delay});
+        c.last.emplace(std::move(res));
+        c.backoff.emplace(self.get_io_executor(), next.delay);
+        c.backoff->async_wait(std::move(self));
+    }
+
+    // The backoff's end, or a refusal posted at the start.
+    template <class Self>
+    void operator()(Self& self, error_code ec) {
+        call_type& c = *call_;
+        if (c.refusal) return fail(self, response_type(), c.refusal, std::move(c.refusal_message));
+        response_type last = std::move(*c.last);
+        c.last.reset();
+        c.backoff.reset();
+        if (ec || self.get_cancellation_state().cancelled() != boost::asio::cancellation_type::none)
+            return finish(self, boost::asio::error::operation_aborted, std::move(last));
+        begin_attempt(self);
+    }
+
+private:
+    template <class Self>
+    void begin_attempt(Self& self) {
+        call_type& c = *call_;
+        ++c.attempt;
+        c.attempt_started = call_type::clock::now();
+        const auto remaining = c.remaining(c.attempt_started);
+        options transfer = c.state->options.transfer;
+        if (c.call.adjust) c.call.adjust(transfer);
+        if (remaining) {
+            if (remaining->count() <= 0) {
+                response_type last = c.last ? std::move(*c.last) : response_type();
+                return fail(
+                    self, std::move(last), make_error_code(CURLE_OPERATION_TIMEDOUT),
+                    "asiocurl: the call's deadline passed before attempt " + std::to_string(c.attempt));
+            }
+            transfer.timeout =
+                transfer.timeout.count() > 0 ? std::min(transfer.timeout, *remaining) : *remaining;
+        }
+        // The original stays for the attempts that may follow, unless this is the last one allowed.
+        const bool keep = call_type::replayable && c.attempt < c.policy().max_attempts;
+        typename call_type::request_type sent = [&]() -> typename call_type::request_type {
+            if constexpr (call_type::replayable)
+                if (keep) return c.request;
+            return std::move(c.request);
+        }();
+        if (remaining && !c.state->options.deadline_header.empty())
+            sent.set(c.state->options.deadline_header, std::to_string(remaining->count()));
+        std::string failure;
+        if (!run_before(c.state->options, c.context(), sent.base(), failure))
+            return fail(self, c.last ? std::move(*c.last) : response_type(), errc::middleware_failed,
+                        std::move(failure));
+        http::async_fetch<ResponseBody>(*c.target, std::move(sent), std::move(transfer), std::move(self));
+    }
+
+    template <class Self>
+    void fail(Self& self, response_type res, error_code ec, std::string message) {
+        res.info.error_message = std::move(message);
+        finish(self, ec, std::move(res));
+    }
+
+    // The call's memory goes before its handler runs.
+    template <class Self>
+    void finish(Self& self, error_code ec, response_type res) {
+        res.info.attempts = std::max(call_->attempt, 1u);
+        res.info.retried = std::move(call_->retried);
+        if (res.info.effective_url.empty()) res.info.effective_url = call_->url;
+        call_.reset();
+        self.complete(ec, std::move(res));
+    }
+
+    call_ptr call_;
+};
+
+}  // namespace detail
+
+template <class Target>
+basic_client<Target>::basic_client(Target& target, client_options options)
+    : target_(&target), state_(std::make_shared<detail::client_state>(std::move(options))) {}
+
+template <class Target>
+const client_options& basic_client<Target>::options() const noexcept {
+    return state_->options;
+}
+
+template <class Target>
+template <class ResponseBody, class RequestBody, class CompletionToken>
+auto basic_client<Target>::async_fetch(boost::beast::http::request<RequestBody> request, call_options call,
+                                       CompletionToken&& token) {
+    using operation = detail::client_operation<Target, RequestBody, ResponseBody>;
+    auto c = detail::allocate_operation<typename operation::call_type>(
+        asiocurl::detail::cached_allocator<void>(), *target_, state_, std::move(request), std::move(call));
+    return boost::asio::async_compose<CompletionToken, void(error_code, response<ResponseBody>)>(
+        operation(std::move(c)), token, target_->get_executor());
+}
+
+template <class Target>
+boost::beast::http::request<boost::beast::http::string_body> basic_client<Target>::make_request(
+    boost::beast::http::verb method, std::string_view target, std::string body,
+    std::string_view content_type) {
+    boost::beast::http::request<boost::beast::http::string_body> request(method, target, 11);
+    if (!content_type.empty()) request.set(boost::beast::http::field::content_type, content_type);
+    if (!body.empty() || method == boost::beast::http::verb::post ||
+        method == boost::beast::http::verb::put || method == boost::beast::http::verb::patch) {
+        request.body() = std::move(body);
+        request.prepare_payload();
+    }
+    return request;
+}
+
+}  // namespace asiocurl::http
+
+#endif
