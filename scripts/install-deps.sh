@@ -14,8 +14,9 @@ set -euo pipefail
 # and the CA certificates that a demo of https:// URLs (and libcurl's default trust store) needs.
 asiocurl_demo_packages=(g++ cmake ninja-build pkg-config libboost1.81-dev libcurl4-openssl-dev libssl-dev
                         ca-certificates)
-# The tests: GoogleTest, the servers they start (nginx for HTTP/2, tinyproxy), clang for the fuzz targets.
-asiocurl_test_packages=(libgtest-dev libgmock-dev nginx tinyproxy clang libclang-rt-14-dev)
+# The tests: GoogleTest, the servers they start (nginx for HTTP/2, tinyproxy), clang for the fuzz targets,
+# Boost.JSON for the service client example they run.
+asiocurl_test_packages=(libgtest-dev libgmock-dev nginx tinyproxy clang libclang-rt-14-dev libboost-json1.81-dev)
 # The benchmarks (bench/measure.sh): nginx to serve, callgrind and strace for instructions.py, matplotlib for
 # bench/plot.py.
 asiocurl_bench_packages=(nginx valgrind strace python3-matplotlib)

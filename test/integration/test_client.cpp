@@ -17,6 +17,9 @@
 
 #include <array>
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -433,6 +436,28 @@ TEST_F(client_test, the_request_log_leaves_secrets_out) {
     EXPECT_NE(lines[1].find("retrying in"), std::string::npos) << lines[1];
     EXPECT_NE(lines[2].find("(attempt 2"), std::string::npos) << lines[2];
 }
+
+#ifdef ASIOCURL_SERVICE_CLIENT_EXAMPLE
+// The example a service developer copies, against the test server with faults: the order echoed back as JSON,
+// the status fetched through two 503s, the statistics printed, the token never in the log.
+TEST_F(client_test, the_service_client_example_posts_retries_and_prints_its_statistics) {
+    const std::string out = ::testing::TempDir() + "service_client.txt";
+    const std::string command = std::string(ASIOCURL_SERVICE_CLIENT_EXAMPLE) + " " + server.url("") +
+                                " /echo '/flaky/2?json=1&key=" + flaky_key() + "' --token s3cr3t --log > " +
+                                out + " 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    std::ifstream in(out);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("order 42 accepted: {\"id\":42,\"items\":[\"tea\",\"milk\"]}"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("upstream status ok after 3 attempts (2 retried)"), std::string::npos) << text;
+    EXPECT_NE(text.find(server.url("") + ": 2 calls, 4 attempts, 2 retries, 0 errors, 2xx 2, 5xx 2"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("Authorization: [redacted]"), std::string::npos) << text;
+    EXPECT_EQ(text.find("s3cr3t"), std::string::npos) << text;
+}
+#endif
 
 }  // namespace
 }  // namespace asiocurl
