@@ -1,6 +1,9 @@
 // asiocurl::multi_pool: N multis on N threads on one share, used from any thread (run under TSan too).
 #include <asiocurl/asiocurl.hpp>
+#include <asiocurl/http/client.hpp>
+#include <asiocurl/http/client_statistics.hpp>
 #include <asiocurl/http/fetch.hpp>
+#include <asiocurl/http/request_log.hpp>
 
 #include "test_helpers.hpp"
 #include "test_server.hpp"
@@ -581,6 +584,70 @@ TEST(pool, stress_from_foreign_threads_with_cancellation_and_destruction_mid_fli
     EXPECT_EQ(done.ok() + done.aborted(), done.total()) << done.other() << " failed otherwise";
     EXPECT_GE(done.aborted(), clients * 3);
     EXPECT_GT(done.ok(), clients * each / 4);
+    EXPECT_TRUE(server.wait_for_idle(5s));
+}
+
+// http::client on a pool, called and cancelled from four threads at once (TSan): retries, the budget, the
+// statistics' and the log's locks under contention, cancellation emitted on the calling threads while an
+// attempt runs or the client waits to retry; every call completes once.
+TEST(pool, a_client_on_a_pool_is_called_and_cancelled_from_four_threads) {
+    test::warm_up_process();
+    test::test_server server;
+    auto stats = std::make_shared<http::client_statistics>();
+    std::atomic<int> logged{0};
+    tally done;
+    constexpr int clients = 4, each = 40;
+    {
+        multi_pool pool(4, pool_options{.routing = pool_routing::round_robin});
+        http::client_options o;
+        o.base_url = server.url("");
+        o.retry.base_delay = 1ms;
+        o.retry.max_delay = 3ms;
+        o.retry_budget.reset();  // every retry the policy allows, so that the attempts can be counted
+        o.middleware = {stats,
+                        std::make_shared<http::request_log>([&](const http::log_entry&) { ++logged; })};
+        http::pool_client c(pool, o);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < clients; ++t)
+            threads.emplace_back([&, t] {
+                std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
+                tally mine;
+                for (int i = 0; i < each; ++i) {
+                    auto& signal = *signals.emplace_back(std::make_unique<asio::cancellation_signal>());
+                    const std::string key = "pool-client-" + std::to_string(t) + "-" + std::to_string(i);
+                    const std::string target = i % 4 == 0   ? "/flaky/1?key=" + key
+                                               : i % 4 == 1 ? "/flaky/1?retry_after=30&key=" + key
+                                               : i % 4 == 2 ? "/trickle/2000?chunk=100&interval_ms=2"
+                                                            : "/bytes/100";
+                    c.async_get(target, asio::bind_cancellation_slot(signal.slot(),
+                                                                     [&](error_code ec, http::response<>) {
+                                                                         mine.add(ec);
+                                                                         done.add(ec);
+                                                                     }));
+                    if (i % 4 == 1 || (i % 4 == 2 && i % 8 == 2)) {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(i % 5));
+                        signal.emit(asio::cancellation_type::terminal);  // the 30 s wait, a trickle
+                    }
+                    if (i >= 4) {
+                        ASSERT_TRUE(mine.wait_for(i - 3));
+                    }
+                }
+                ASSERT_TRUE(mine.wait_for(each));
+            });
+        for (auto& t : threads)
+            t.join();
+    }
+    EXPECT_EQ(done.total(), clients * each);
+    EXPECT_EQ(done.other(), 0);
+    EXPECT_GE(done.aborted(), clients * each / 4);  // at least every call asked to wait 30 s
+    std::uint64_t calls = 0, attempts = 0;
+    for (const auto& [destination, figures] : stats->snapshot()) {
+        calls += figures.calls;
+        attempts += figures.attempts;
+    }
+    EXPECT_EQ(calls, static_cast<std::uint64_t>(clients * each));
+    EXPECT_GE(attempts, calls + clients * each / 4);  // each /flaky/1 without a long wait: two attempts
+    EXPECT_EQ(static_cast<std::uint64_t>(logged.load()), attempts);
     EXPECT_TRUE(server.wait_for_idle(5s));
 }
 

@@ -4,11 +4,17 @@
 #include <asiocurl/detail/block_cache.hpp>
 #include <asiocurl/http/detail/client_state.hpp>
 
+#include <asiocurl/detail/cancellation_relay.hpp>
+
 #include <boost/asio/append.hpp>
+#include <boost/asio/associator.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include <string>
 #include <type_traits>
@@ -50,6 +56,21 @@ struct client_call {
     std::optional<response_type> last;  // the last attempt's, kept while the client waits to retry
     std::vector<transfer_info::retried_attempt> retried;
 
+    // Cancellation: the caller's slot holds a relay (emitted on any thread, delivered on the call's
+    // executor), which emits `signal`, the slot of whichever attempt or wait runs.
+    boost::intrusive_ptr<asiocurl::detail::cancellation_relay> relay;
+    boost::asio::cancellation_signal signal;
+    bool cancelled() const noexcept { return relay && relay->requested() != 0; }
+    static void deliver_cancellation(void* call, std::uint64_t, unsigned types) {
+        static_cast<client_call*>(call)->signal.emit(static_cast<boost::asio::cancellation_type>(types));
+    }
+
+    client_call(const client_call&) = delete;
+    client_call& operator=(const client_call&) = delete;
+    ~client_call() {
+        if (relay) relay->disarm();
+    }
+
     std::optional<std::chrono::milliseconds> remaining(clock::time_point now) const {
         if (!deadline) return std::nullopt;
         return std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now);
@@ -71,8 +92,6 @@ public:
     // The start.
     template <class Self>
     void operator()(Self& self) {
-        // Every type reaches the attempt as it would a fetch, and ends a backoff wait.
-        self.reset_cancellation_state(boost::asio::enable_total_cancellation());
         call_type& c = *call_;
         c.started = call_type::clock::now();
         const std::chrono::milliseconds deadline =
@@ -100,8 +119,7 @@ public:
     void operator()(Self& self, error_code ec, response_type res) {
         call_type& c = *call_;
         const auto now = call_type::clock::now();
-        const bool cancelled =
-            self.get_cancellation_state().cancelled() != boost::asio::cancellation_type::none;
+        const bool cancelled = c.cancelled();
         attempt_result result{.method = c.method,
                               .error = ec,
                               .status = res.result_int(),
@@ -120,13 +138,12 @@ public:
         if (!run_after(c.state->options, c.context(),
                        attempt_outcome{ec, res.base(), res.info, now - c.attempt_started, next}, failure))
             return fail(self, std::move(res), errc::middleware_failed, std::move(failure));
-        if (cancelled && !ec) ec = boost::asio::error::operation_aborted;
         if (!next.retry) return finish(self, ec, std::move(res));
         c.retried.push_back(transfer_info::retried_attempt{
             ec, res.result_int(), std::move(res.info.error_message), next.why, next.delay});
         c.last.emplace(std::move(res));
         c.backoff.emplace(self.get_io_executor(), next.delay);
-        c.backoff->async_wait(std::move(self));
+        c.backoff->async_wait(boost::asio::bind_cancellation_slot(c.signal.slot(), std::move(self)));
     }
 
     // The backoff's end, or a refusal posted at the start.
@@ -137,8 +154,7 @@ public:
         response_type last = std::move(*c.last);
         c.last.reset();
         c.backoff.reset();
-        if (ec || self.get_cancellation_state().cancelled() != boost::asio::cancellation_type::none)
-            return finish(self, boost::asio::error::operation_aborted, std::move(last));
+        if (ec || c.cancelled()) return finish(self, boost::asio::error::operation_aborted, std::move(last));
         begin_attempt(self);
     }
 
@@ -162,7 +178,7 @@ private:
                 transfer.timeout.count() > 0 ? std::min(transfer.timeout, *remaining) : *remaining;
         }
         // The original stays for the attempts that may follow, unless this is the last one allowed.
-        const bool keep = call_type::replayable && c.attempt < c.policy().max_attempts;
+        [[maybe_unused]] const bool keep = call_type::replayable && c.attempt < c.policy().max_attempts;
         typename call_type::request_type sent = [&]() -> typename call_type::request_type {
             if constexpr (call_type::replayable)
                 if (keep) return c.request;
@@ -171,10 +187,16 @@ private:
         if (remaining && !c.state->options.deadline_header.empty())
             sent.set(c.state->options.deadline_header, std::to_string(remaining->count()));
         std::string failure;
-        if (!run_before(c.state->options, c.context(), sent.base(), failure))
+        const bool hooks_ran = run_before(c.state->options, c.context(), sent.base(), failure);
+        if (c.cancelled())  // cancelled by a hook, or on another thread meanwhile: nothing more is sent
+            return finish(self, boost::asio::error::operation_aborted,
+                          c.last ? std::move(*c.last) : response_type());
+        if (!hooks_ran)
             return fail(self, c.last ? std::move(*c.last) : response_type(), errc::middleware_failed,
                         std::move(failure));
-        http::async_fetch<ResponseBody>(*c.target, std::move(sent), std::move(transfer), std::move(self));
+        http::async_fetch<ResponseBody>(
+            *c.target, std::move(sent), std::move(transfer),
+            boost::asio::bind_cancellation_slot(c.signal.slot(), std::move(self)));
     }
 
     template <class Self>
@@ -189,11 +211,51 @@ private:
         res.info.attempts = std::max(call_->attempt, 1u);
         res.info.retried = std::move(call_->retried);
         if (res.info.effective_url.empty()) res.info.effective_url = call_->url;
-        call_.reset();
+        call_.reset();  // disarms the relay: nothing is delivered to this call afterwards
         self.complete(ec, std::move(res));
     }
 
     call_ptr call_;
+};
+
+// A handler as the composed operation sees it: without its cancellation slot (the call's relay holds it),
+// its executor and allocator as before. (Boost 1.81's bind_cancellation_slot cannot wrap a handler that is
+// itself a cancellation_slot_binder.)
+template <class Handler>
+struct slotless_handler {
+    Handler handler;
+    template <class... Args>
+    void operator()(Args&&... args) {
+        std::move(handler)(std::forward<Args>(args)...);
+    }
+};
+
+// The caller's cancellation slot gets a relay that may be emitted on any thread (a client on a pool or a
+// strand multi is called from several); the composed operation sees a handler without a slot, and hands
+// each attempt and wait the call's own, emitted on the call's executor.
+template <class Target, class RequestBody, class ResponseBody>
+struct initiate_client_call {
+    template <class Handler>
+    void operator()(Handler&& handler, Target* target, std::shared_ptr<client_state> state,
+                    boost::beast::http::request<RequestBody> request, call_options call) const {
+        using operation = client_operation<Target, RequestBody, ResponseBody>;
+        auto c = allocate_operation<typename operation::call_type>(asiocurl::detail::cached_allocator<void>(),
+                                                                   *target, std::move(state),
+                                                                   std::move(request), std::move(call));
+        const auto executor = target->get_executor();
+        if (auto slot = boost::asio::get_associated_cancellation_slot(handler); slot.is_connected()) {
+            auto* relay = new asiocurl::detail::cancellation_relay(
+                boost::asio::any_io_executor(boost::asio::get_associated_executor(handler, executor)),
+                c.get(), 0, &operation::call_type::deliver_cancellation);
+            c->relay.reset(relay, false);
+            slot.template emplace<asiocurl::detail::relay_slot_handler>(relay);
+        }
+        // async_compose takes the token by reference and moves it (the handler may be move-only).
+        slotless_handler<std::decay_t<Handler>> wrapped{std::forward<Handler>(handler)};
+        boost::asio::async_compose<slotless_handler<std::decay_t<Handler>>,
+                                   void(error_code, response<ResponseBody>)>(operation(std::move(c)), wrapped,
+                                                                             executor);
+    }
 };
 
 }  // namespace detail
@@ -211,11 +273,9 @@ template <class Target>
 template <class ResponseBody, class RequestBody, class CompletionToken>
 auto basic_client<Target>::async_fetch(boost::beast::http::request<RequestBody> request, call_options call,
                                        CompletionToken&& token) {
-    using operation = detail::client_operation<Target, RequestBody, ResponseBody>;
-    auto c = detail::allocate_operation<typename operation::call_type>(
-        asiocurl::detail::cached_allocator<void>(), *target_, state_, std::move(request), std::move(call));
-    return boost::asio::async_compose<CompletionToken, void(error_code, response<ResponseBody>)>(
-        operation(std::move(c)), token, target_->get_executor());
+    return boost::asio::async_initiate<CompletionToken, void(error_code, response<ResponseBody>)>(
+        detail::initiate_client_call<Target, RequestBody, ResponseBody>{}, token, target_, state_,
+        std::move(request), std::move(call));
 }
 
 template <class Target>
@@ -233,5 +293,24 @@ boost::beast::http::request<boost::beast::http::string_body> basic_client<Target
 }
 
 }  // namespace asiocurl::http
+
+template <template <class, class> class Associator, class Handler, class DefaultCandidate>
+struct boost::asio::associator<Associator, asiocurl::http::detail::slotless_handler<Handler>,
+                               DefaultCandidate> : Associator<Handler, DefaultCandidate> {
+    static typename Associator<Handler, DefaultCandidate>::type get(
+        const asiocurl::http::detail::slotless_handler<Handler>& h,
+        const DefaultCandidate& candidate = DefaultCandidate()) noexcept {
+        return Associator<Handler, DefaultCandidate>::get(h.handler, candidate);
+    }
+};
+
+template <class Handler, class Slot>
+struct boost::asio::associated_cancellation_slot<asiocurl::http::detail::slotless_handler<Handler>, Slot> {
+    using type = Slot;
+    static type get(const asiocurl::http::detail::slotless_handler<Handler>&,
+                    const Slot& slot = Slot()) noexcept {
+        return slot;
+    }
+};
 
 #endif
