@@ -5,13 +5,19 @@
 //
 // Built a second time with ASIOCURL_BENCH_STREAM as asiocurl_stream_client: each slot reads its responses
 // through an http::stream instead (async_read_header, then async_read_some into a 16 KiB buffer until eof);
-// and with ASIOCURL_BENCH_SHARE as asiocurl_fetch_share_client: every fetch uses one asiocurl::share.
+// with ASIOCURL_BENCH_SHARE as asiocurl_fetch_share_client: every fetch uses one asiocurl::share; with
+// ASIOCURL_BENCH_CLIENT as asiocurl_http_client: each request is a call of an http::client with the same
+// transfer options and the default retry policy and budget (never retried here: nginx answers 200), and
+// with ASIOCURL_BENCH_CLIENT_STATS too as asiocurl_http_client_stats: the client has the statistics
+// middleware.
 //
 // On stderr it also says how many C++ heap allocations (operator new, and aligned_alloc where Asio's
 // recycling allocator runs out of cached blocks) and how many of libcurl's (its
 // malloc family, through curl_global_init_mem) one request cost in the second half of the run, when every
 // connection and pool is warm: the steady state.
 #include <asiocurl/http.hpp>
+#include <asiocurl/http/client.hpp>
+#include <asiocurl/http/client_statistics.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -28,12 +34,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 
 namespace {
 
 #ifdef ASIOCURL_BENCH_STREAM
 constexpr const char* client_name = "asiocurl_stream_client";
+#elif defined(ASIOCURL_BENCH_CLIENT_STATS)
+constexpr const char* client_name = "asiocurl_http_client_stats";
+#elif defined(ASIOCURL_BENCH_CLIENT)
+constexpr const char* client_name = "asiocurl_http_client";
 #else
 constexpr const char* client_name = "asiocurl_fetch_client";
 #endif
@@ -66,6 +77,7 @@ struct bench {
     std::size_t bytes = 0;
     unsigned long cxx_at_half = 0, curl_at_half = 0;
     long finished_at_half = 0;
+    std::optional<asiocurl::http::client> client;
 
     boost::asio::awaitable<void> slot() {
         namespace bhttp = boost::beast::http;
@@ -87,6 +99,11 @@ struct bench {
             }
             if (ec == boost::asio::error::eof) ec = {};
             const auto& info = body.header().info;
+#elif defined(ASIOCURL_BENCH_CLIENT)
+            auto [ec, response] = co_await client->async_fetch(
+                std::move(request), boost::asio::as_tuple(boost::asio::use_awaitable));
+            bytes += response.body().size();
+            const auto& info = response.info;
 #else
             auto [ec, response] = co_await asiocurl::http::async_fetch(
                 multi, std::move(request), options, boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -157,6 +174,16 @@ int main(int argc, char** argv) {
         b.options.user_agent.clear();
         b.options.decompress = false;
     }
+
+#ifdef ASIOCURL_BENCH_CLIENT
+    asiocurl::http::client_options client_options;
+    client_options.transfer = b.options;
+#ifdef ASIOCURL_BENCH_CLIENT_STATS
+    auto statistics = std::make_shared<asiocurl::http::client_statistics>();
+    client_options.middleware.push_back(statistics);
+#endif
+    b.client.emplace(multi, client_options);
+#endif
 
     const auto t0 = std::chrono::steady_clock::now();
     for (long i = 0; i < std::min(concurrency, total); ++i)

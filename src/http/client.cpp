@@ -43,23 +43,25 @@ double jitter_unit() noexcept {
 std::string destination_of(std::string_view url) {
     const auto scheme_end = url.find("://");
     if (scheme_end == std::string_view::npos || scheme_end == 0) return {};
-    const std::string_view scheme = url.substr(0, scheme_end);
     std::string_view authority = url.substr(scheme_end + 3);
     authority = authority.substr(0, std::min(authority.find_first_of("/?#"), authority.size()));
     if (const auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-    std::string out;
-    out.reserve(url.size());
-    for (char c : scheme)
-        out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
-    out.append("://");
-    for (char c : authority)
-        out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
-    // A port is written after the host (after its closing bracket for IPv6).
+    // A port is written after the host (after its closing bracket for IPv6); else the scheme's.
     const auto bracket = authority.rfind(']');
     const auto colon = authority.rfind(':');
     const bool has_port =
         colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket);
-    if (!has_port) out.append(out.starts_with("https://") ? ":443" : out.starts_with("http://") ? ":80" : "");
+    std::string out;
+    out.reserve(scheme_end + 3 + authority.size() + 4);
+    out.append(url.substr(0, scheme_end)).append("://").append(authority);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (!has_port) {
+        if (out.starts_with("https://"))
+            out.append(":443");
+        else if (out.starts_with("http://"))
+            out.append(":80");
+    }
     return out;
 }
 

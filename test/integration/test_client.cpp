@@ -312,6 +312,27 @@ TEST_F(client_test, middleware_run_in_order_around_each_attempt_and_change_the_r
                                         "a.before.2", "b.before.2", "b.after.2.200", "a.after.2.200"}));
 }
 
+// Each attempt sends the request as the caller made it: the same body the third time, whether the attempt
+// sent the original (handed back by the fetch as it ended) or a copy (middleware change what is sent).
+TEST_F(client_test, every_attempt_sends_the_whole_request_again) {
+    for (bool with_middleware : {false, true}) {
+        auto o = fast_retries();
+        o.retry.retry_unsafe_methods = true;
+        std::vector<std::string> order;
+        if (with_middleware) o.middleware.push_back(std::make_shared<tracing>("t", order));
+        http::client c(*m, o);
+        auto got = run([&](auto h) {
+            c.async_post("/flaky/2?echo=1&key=" + flaky_key(), std::string(100000, 'x') + "the end",
+                         "text/plain", h);
+        });
+        EXPECT_EQ(got.res.result_int(), 200u) << with_middleware;
+        EXPECT_EQ(got.res.info.attempts, 3u);
+        EXPECT_EQ(got.res.body().size(), 100007u);
+        EXPECT_TRUE(got.res.body().ends_with("the end"));
+        EXPECT_EQ(order.size(), with_middleware ? 6u : 0u);
+    }
+}
+
 TEST_F(client_test, a_middleware_that_throws_ends_the_call_before_anything_is_sent) {
     struct refusing : http::middleware {
         void before_attempt(const http::attempt_context&, bhttp::request_header<>&) override {

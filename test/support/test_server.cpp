@@ -277,6 +277,9 @@ private:
                 if (const std::size_t after = t.param("retry_after", 0); after > 0)
                     res.set(http::field::retry_after, std::to_string(after));
                 res.body() = "failing\n";
+            } else if (t.param("echo", 0) == 1) {  // the body of the request that got through
+                res.result(http::status::ok);
+                res.body() = req.body();
             } else if (t.param("json", 0) == 1) {
                 res.result(http::status::ok);
                 res.set(http::field::content_type, "application/json");

@@ -22,6 +22,23 @@
 namespace asiocurl::http {
 namespace detail {
 
+// An attempt's fetch, its options read where they are (a fetch keeps none of them after it began).
+template <class ResponseBody, class Executor, class Request, class Handler>
+void start_fetch(basic_multi<Executor>& multi, Request&& request, const options& opts, Handler handler) {
+    boost::asio::async_initiate<Handler, void(error_code, response<ResponseBody>)>(
+        initiate_fetch{}, handler, &multi, std::forward<Request>(request), opts,
+        std::in_place_type<response<ResponseBody>>);
+}
+
+// On a pool, the multi its routing picks (the client's options carry the pool's share: basic_client).
+template <class ResponseBody, class Request, class Handler>
+void start_fetch(multi_pool& pool, Request&& request, const options& opts, Handler handler) {
+    const std::string_view target = request.target();
+    multi& member = pool.member_for(
+        target.find("://") != std::string_view::npos ? target : std::string_view(opts.base_url));
+    start_fetch<ResponseBody>(member, std::forward<Request>(request), opts, std::move(handler));
+}
+
 // One call: the request kept for the attempts to come, and what the attempts so far found. Allocated once a
 // call (from the thread's block cache); the operation that runs it is only this pointer, so moving it from
 // one step to the next costs nothing.
@@ -108,15 +125,18 @@ public:
         add_default_fields(c.request.base(), c.state->options);
         c.method = c.request.method_string();
         c.number = next_call_number();
-        c.url = url_of(c.request.target(), c.state->options.base_url);
-        c.destination = destination_of(c.url);
+        // What only middleware read: not worked out for a client without any.
+        if (!c.state->options.middleware.empty()) {
+            c.url = url_of(c.request.target(), c.state->options.base_url);
+            c.destination = destination_of(c.url);
+        }
         c.state->record_request(c.started);
         begin_attempt(self);
     }
 
     // An attempt ended.
     template <class Self>
-    void operator()(Self& self, error_code ec, response_type res) {
+    void operator()(Self& self, error_code ec, response_type&& res) {
         call_type& c = *call_;
         const auto now = call_type::clock::now();
         const bool cancelled = c.cancelled();
@@ -165,52 +185,70 @@ private:
         ++c.attempt;
         c.attempt_started = call_type::clock::now();
         const auto remaining = c.remaining(c.attempt_started);
-        options transfer = c.state->options.transfer;
-        if (c.call.adjust) c.call.adjust(transfer);
-        if (remaining) {
-            if (remaining->count() <= 0) {
-                response_type last = c.last ? std::move(*c.last) : response_type();
-                return fail(
-                    self, std::move(last), make_error_code(CURLE_OPERATION_TIMEDOUT),
-                    "asiocurl: the call's deadline passed before attempt " + std::to_string(c.attempt));
-            }
-            transfer.timeout =
-                transfer.timeout.count() > 0 ? std::min(transfer.timeout, *remaining) : *remaining;
+        if (remaining && remaining->count() <= 0) {
+            response_type last = c.last ? std::move(*c.last) : response_type();
+            return fail(self, std::move(last), make_error_code(CURLE_OPERATION_TIMEDOUT),
+                        "asiocurl: the call's deadline passed before attempt " + std::to_string(c.attempt));
         }
-        // The original stays for the attempts that may follow, unless this is the last one allowed.
-        [[maybe_unused]] const bool keep = call_type::replayable && c.attempt < c.policy().max_attempts;
-        typename call_type::request_type sent = [&]() -> typename call_type::request_type {
+        const client_options& defaults = c.state->options;
+        // The client's transfer options as they are, unless this call or its deadline changes them.
+        const options* transfer = &defaults.transfer;
+        std::optional<options> adjusted;
+        if (c.call.adjust || remaining) {
+            adjusted.emplace(defaults.transfer);
+            if (c.call.adjust) c.call.adjust(*adjusted);
+            if (remaining)
+                adjusted->timeout =
+                    adjusted->timeout.count() > 0 ? std::min(adjusted->timeout, *remaining) : *remaining;
+            transfer = &*adjusted;
+        }
+        // Another attempt may follow: the request stays. Where nothing changes what an attempt sends, the
+        // attempt sends the original and the fetch hands it back as it ends; middleware and the deadline
+        // field change it, so those attempts send a copy and the original stays as the caller made it.
+        using request_type = typename call_type::request_type;
+        const bool again = call_type::replayable && c.attempt < c.policy().max_attempts;
+        const bool changed_per_attempt =
+            !defaults.middleware.empty() || (remaining && !defaults.deadline_header.empty());
+        request_type* back = again && !changed_per_attempt ? &c.request : nullptr;
+        request_type sent = [&]() -> request_type {
             if constexpr (call_type::replayable)
-                if (keep) return c.request;
+                if (again && changed_per_attempt) return c.request;
             return std::move(c.request);
         }();
-        if (remaining && !c.state->options.deadline_header.empty())
-            sent.set(c.state->options.deadline_header, std::to_string(remaining->count()));
+        if (remaining && !defaults.deadline_header.empty())
+            sent.set(defaults.deadline_header, std::to_string(remaining->count()));
         std::string failure;
-        const bool hooks_ran = run_before(c.state->options, c.context(), sent.base(), failure);
+        const bool hooks_ran = run_before(defaults, c.context(), sent.base(), failure);
+        if ((c.cancelled() || !hooks_ran) && c.url.empty())  // the original may be gone into `sent`
+            c.url = url_of(sent.target(), defaults.base_url);
         if (c.cancelled())  // cancelled by a hook, or on another thread meanwhile: nothing more is sent
             return finish(self, boost::asio::error::operation_aborted,
                           c.last ? std::move(*c.last) : response_type());
         if (!hooks_ran)
             return fail(self, c.last ? std::move(*c.last) : response_type(), errc::middleware_failed,
                         std::move(failure));
-        http::async_fetch<ResponseBody>(
-            *c.target, std::move(sent), std::move(transfer),
-            boost::asio::bind_cancellation_slot(c.signal.slot(), std::move(self)));
+        auto bound = boost::asio::bind_cancellation_slot(c.signal.slot(), std::move(self));
+        start_fetch<ResponseBody>(*c.target, std::move(sent), *transfer,
+                                  request_return<decltype(bound), request_type>{std::move(bound), back});
     }
 
     template <class Self>
-    void fail(Self& self, response_type res, error_code ec, std::string message) {
+    void fail(Self& self, response_type&& res, error_code ec, std::string message) {
         res.info.error_message = std::move(message);
         finish(self, ec, std::move(res));
     }
 
     // The call's memory goes before its handler runs.
     template <class Self>
-    void finish(Self& self, error_code ec, response_type res) {
+    // The response is moved once more, into the handler (a move of Beast's fields and the info is ~700
+    // instructions).
+    void finish(Self& self, error_code ec, response_type&& res) {
         res.info.attempts = std::max(call_->attempt, 1u);
         res.info.retried = std::move(call_->retried);
-        if (res.info.effective_url.empty()) res.info.effective_url = call_->url;
+        if (res.info.effective_url.empty())  // ended before an attempt reached curl
+            res.info.effective_url = call_->url.empty()
+                                         ? url_of(call_->request.target(), call_->state->options.base_url)
+                                         : std::move(call_->url);
         call_.reset();  // disarms the relay: nothing is delivered to this call afterwards
         self.complete(ec, std::move(res));
     }
@@ -260,9 +298,22 @@ struct initiate_client_call {
 
 }  // namespace detail
 
+namespace detail {
+// A pool's fetches use its share unless the options name one (as http::async_fetch on a pool does).
+inline client_options with_pool_share(client_options options, multi_pool& pool) {
+    if (!options.transfer.share && !options.transfer.cookies) options.transfer.share = pool.get_share();
+    return options;
+}
+template <class Executor>
+client_options with_pool_share(client_options options, basic_multi<Executor>&) {
+    return options;
+}
+}  // namespace detail
+
 template <class Target>
 basic_client<Target>::basic_client(Target& target, client_options options)
-    : target_(&target), state_(std::make_shared<detail::client_state>(std::move(options))) {}
+    : target_(&target),
+      state_(std::make_shared<detail::client_state>(detail::with_pool_share(std::move(options), target))) {}
 
 template <class Target>
 const client_options& basic_client<Target>::options() const noexcept {

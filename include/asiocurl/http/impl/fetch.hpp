@@ -8,6 +8,7 @@
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/associator.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 
@@ -65,6 +66,9 @@ public:
         return prepare(handle, view, opts, std::move(progress_executor));
     }
     bool started() const noexcept { return started_; }
+    // The request as sent (its body can be sent again where its type can be copied): for http::client's
+    // next attempt, instead of a copy kept aside.
+    request_type&& take_request() noexcept { return std::move(request_); }
     // Refused before a transfer began: the progress callback, for its last report all the same.
     void keep_progress_callback(std::function<void(const progress&)> callback) {
         refused_progress_ = std::move(callback);
@@ -166,6 +170,25 @@ private:
     error_code body_error_;
 };
 
+// A fetch's handler that takes the request back as the fetch ends, before the handler runs (http::client:
+// the next attempt sends it again without a copy made for each attempt). `back` may be null: nothing taken.
+// Every association is the wrapped handler's.
+template <class Handler, class Request>
+struct request_return {
+    Handler handler;
+    Request* back;
+
+    template <class... Args>
+    void operator()(Args&&... args) {
+        std::move(handler)(std::forward<Args>(args)...);
+    }
+};
+
+template <class Handler>
+struct returns_request : std::false_type {};
+template <class Handler, class Request>
+struct returns_request<request_return<Handler, Request>> : std::true_type {};
+
 // The operation lives in memory from the handler's associated allocator; when it has none, from the thread's
 // block cache (Asio's recycling allocator keeps nothing this large): a fetch in steady state takes its
 // operation, and the multi's erased handler, from what the previous fetch of the thread freed.
@@ -227,6 +250,8 @@ public:
     void operator()(error_code ec) {
         op_->end_progress();
         auto out = std::move(op_->result);
+        if constexpr (returns_request<Handler>::value)
+            if (handler_.back) *handler_.back = op_->take_request();
         op_.reset();  // the request and its buffers go before the handler runs
         std::move(handler_)(ec, std::move(out));
     }
@@ -351,5 +376,15 @@ auto async_fetch(multi_pool& pool, std::string_view url, CompletionToken&& token
 }
 
 }  // namespace asiocurl::http
+
+template <template <class, class> class Associator, class Handler, class Request, class DefaultCandidate>
+struct boost::asio::associator<Associator, asiocurl::http::detail::request_return<Handler, Request>,
+                               DefaultCandidate> : Associator<Handler, DefaultCandidate> {
+    static typename Associator<Handler, DefaultCandidate>::type get(
+        const asiocurl::http::detail::request_return<Handler, Request>& h,
+        const DefaultCandidate& candidate = DefaultCandidate()) noexcept {
+        return Associator<Handler, DefaultCandidate>::get(h.handler, candidate);
+    }
+};
 
 #endif
