@@ -11,6 +11,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -101,6 +102,31 @@ TEST_F(client_test, base_url_default_headers_and_the_verbs) {
     got = run([&](auto h) { c.async_head("/bytes/100", h); });
     EXPECT_EQ(got.res.result_int(), 200u);
     EXPECT_TRUE(got.res.body().empty());
+}
+
+TEST_F(client_test, deferred_and_awaitable_tokens_work_as_on_a_fetch) {
+    http::client c(*m, fast_retries());
+    // Deferred: nothing starts until the operation is launched.
+    const std::size_t served_before = server.requests_served();
+    auto deferred = c.async_get("/flaky/1?key=" + flaky_key(), boost::asio::deferred);
+    ioc.poll();
+    EXPECT_EQ(server.requests_served(), served_before);
+    auto got = run([&](auto h) { std::move(deferred)(h); });
+    EXPECT_EQ(got.res.result_int(), 200u);
+    EXPECT_EQ(got.res.info.attempts, 2u);
+
+    int calls = 0;
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> boost::asio::awaitable<void> {
+            auto [ec, res] =
+                co_await c.async_get("/bytes/64", boost::asio::as_tuple(boost::asio::use_awaitable));
+            EXPECT_FALSE(ec);
+            EXPECT_EQ(res.body().size(), 64u);
+            ++calls;
+        },
+        boost::asio::detached);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return calls > 0; }));
 }
 
 TEST_F(client_test, a_failing_upstream_is_retried_until_it_answers) {
