@@ -54,6 +54,10 @@ public:
                 return "curl does not support sharing connections between concurrent threads";
             case errc::middleware_failed:
                 return "a middleware of the http client threw an exception";
+            case errc::event_too_large:
+                return "a server-sent event is larger than the event stream's limit";
+            case errc::not_an_event_stream:
+                return "the server did not answer with an event stream (200, text/event-stream)";
             case errc::cookie_jar_in_use:
                 return "the cookie jar is in use by transfers on another executor (curl does not support "
                        "cookies shared between concurrent threads)";

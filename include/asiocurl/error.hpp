@@ -49,6 +49,8 @@ enum class errc {
     cookie_jar_in_use,        ///< the cookie jar is in use by transfers that may run concurrently with this
     unsafe_share,             ///< curl cannot share this between threads (connections)
     middleware_failed,        ///< an http::client middleware threw (its what() is in info.error_message)
+    event_too_large,          ///< a server-sent event (or one of its lines) passed the stream's limit
+    not_an_event_stream,      ///< the answer to an event stream's request is not 200 text/event-stream
 };
 const boost::system::error_category& library_category() noexcept;
 inline error_code make_error_code(errc e) noexcept {

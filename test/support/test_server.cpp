@@ -289,6 +289,8 @@ private:
                 res.body() = "ok after " + std::to_string(*t.arg);
             }
             co_await send(res);
+        } else if (t.path == "/sse") {
+            co_await send_events(req, t);
         } else if (t.route == "/status" && t.arg && *t.arg >= 100 && *t.arg <= 999) {
             co_await send_text(static_cast<unsigned>(*t.arg), {});
         } else if (t.path == "/echo") {
@@ -430,6 +432,55 @@ private:
             }
             co_await asio::async_write(stream_, http::make_chunk(body_slices(off, chunk)), use_awaitable);
         }
+    }
+
+    // Server-sent events `count` of them from the request's Last-Event-ID + 1 ("id: N", "event: tick", data
+    // "line one N" and "line two"), as text/event-stream, chunked, written in pieces of `chunk` bytes, one
+    // write each; a 204 once the client has them all. `retry`: a retry field first. `size`: one event's data
+    // that long instead. `drop_after` with a `key`: the key's first connection is reset after that many
+    // bytes of events, mid-event. `hang=1`: after the events the response stays open.
+    awaitable<void> send_events(const request& req, const request_target& t) {
+        const auto last_id = req["Last-Event-ID"];
+        const auto last = parse_number(std::string_view(last_id.data(), last_id.size()));
+        const std::size_t first = last ? *last + 1 : 1, count = t.param("count", 10);
+        if (first > count) {
+            co_await send_text(204, {});
+            co_return;
+        }
+        std::string text;
+        if (const std::size_t retry = t.param("retry", 0); retry > 0)
+            text += "retry: " + std::to_string(retry) + "\n\n";
+        for (std::size_t n = first; n <= count; ++n) {
+            text += "id: " + std::to_string(n) + "\nevent: tick\n";
+            if (const std::size_t size = t.param("size", 0); size > 0)
+                text += "data: " + std::string(size, 'x') + "\n\n";
+            else
+                text += "data: line one " + std::to_string(n) + "\ndata: line two\n\n";
+        }
+        const std::size_t drop_after = t.text_param("key").empty() || flaky_attempt(t.text_param("key")) > 1
+                                           ? 0
+                                           : t.param("drop_after", 0);
+        http::response<http::empty_body> res{http::status::ok, 11};
+        res.chunked(true);
+        res.set(http::field::content_type, "text/event-stream");
+        co_await send_header(res);
+        const std::size_t chunk = std::max<std::size_t>(1, t.param("chunk", 4096));
+        for (std::size_t at = 0; at < text.size(); at += chunk) {
+            std::size_t n = std::min(chunk, text.size() - at);
+            if (drop_after > 0 && at + n >= drop_after) {
+                n = drop_after - at;
+                if (n > 0)
+                    co_await asio::async_write(stream_, http::make_chunk(asio::buffer(text.data() + at, n)),
+                                               use_awaitable);
+                keep_alive_ = false;
+                ending_ = ending::reset;
+                co_return;
+            }
+            co_await asio::async_write(stream_, http::make_chunk(asio::buffer(text.data() + at, n)),
+                                       use_awaitable);
+        }
+        if (t.param("hang", 0) == 1) co_await drain_until_closed();
+        co_await asio::async_write(stream_, http::make_chunk_last(), use_awaitable);
     }
 
     // Newline-delimited JSON records {"n":0}, {"n":1}, ... in chunks of `per_chunk`, until a write fails.
