@@ -60,7 +60,8 @@ void client_statistics::after_attempt(const attempt_context& context, const atte
 std::map<std::string, client_statistics::destination> client_statistics::snapshot() const {
     std::map<std::string, destination> out;
     std::lock_guard lock(mutex_);
-    for (const auto& [name, f] : by_destination_) {
+    for (const auto& entry : by_destination_) {
+        const figures& f = entry.second;  // a plain name: clang 14 cannot capture a structured binding
         destination d = f.counts;
         std::uint64_t total = 0;
         for (auto n : f.histogram)
@@ -78,7 +79,7 @@ std::map<std::string, client_statistics::destination> client_statistics::snapsho
         if (total > 0)
             d.latency = {percentile(0.50), percentile(0.90), percentile(0.99),
                          std::chrono::microseconds(f.longest)};
-        out.emplace(name, std::move(d));
+        out.emplace(entry.first, std::move(d));
     }
     return out;
 }
