@@ -124,9 +124,9 @@ public:
         }
         add_default_fields(c.request.base(), c.state->options);
         c.method = c.request.method_string();
-        c.number = next_call_number();
         // What only middleware read: not worked out for a client without any.
         if (!c.state->options.middleware.empty()) {
+            c.number = next_call_number();
             c.url = url_of(c.request.target(), c.state->options.base_url);
             c.destination = destination_of(c.url);
         }
@@ -147,7 +147,9 @@ public:
                               .body_replayable = call_type::replayable,
                               .retry_after = res.info.retry_after};
         retry_decision next;
-        if (!cancelled) {
+        // A response below 400 is never retried but by retry_if: the common case decides nothing.
+        const bool may_retry = ec || res.result_int() >= 400 || c.policy().retry_if;
+        if (!cancelled && may_retry) {
             next = decide_retry(c.policy(), c.attempt, result, c.remaining(now), jitter_unit());
             if (next.retry && !c.state->spend_retry(now)) {
                 next.retry = false;
