@@ -19,7 +19,8 @@ asiocurl_install_deps "${asiocurl_demo_packages[@]}" "${asiocurl_bench_packages[
 clients=(asiocurl_client asiocurl_fetch_client asiocurl_stream_client asiocurl_fetch_share_client)
 for preset in release release-curl8; do
     asiocurl_configure "$preset"
-    cmake --build --preset "$preset" --target "${clients[@]}" asiocurl_pool_client tls_origin
+    cmake --build --preset "$preset" --target "${clients[@]}" asiocurl_pool_client tls_origin asiocurl_http_client \
+        asiocurl_http_client_stats
 done
 
 measure() {  # measure LABEL BUILD_DIR [BENCH_CURL_PREFIX]
@@ -34,6 +35,10 @@ measure() {  # measure LABEL BUILD_DIR [BENCH_CURL_PREFIX]
     for workload in h1-1k-c16 h2-1k-c16; do
         env "${env[@]}" python3 "$shared/instructions.py" --no-serve "${args[@]}" --workload "$workload"
     done | tee "$raw/instructions-$label.txt"
+    echo "== curl $label: what an http::client call costs over a fetch"
+    env "${env[@]}" python3 "$shared/instructions.py" --no-serve --client "$dir/bench/asiocurl_fetch_client" \
+        --client "$dir/bench/asiocurl_http_client" --client "$dir/bench/asiocurl_http_client_stats" \
+        --workload h1-1k-c16 | tee "$raw/client-instructions-$label.txt"
     echo "== curl $label: trickle_sweep.py"
     env "${env[@]}" python3 bench/trickle_sweep.py --no-serve --client "$dir/bench/asiocurl_client" |
         tee "$raw/trickle-$label.txt"

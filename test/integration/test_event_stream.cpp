@@ -10,6 +10,9 @@
 #include <boost/asio/post.hpp>
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -159,6 +162,24 @@ TEST_F(event_stream_test, cancellation_ends_the_wait_to_reconnect_at_once) {
     EXPECT_LT(std::chrono::steady_clock::now() - asked, 5s);
     EXPECT_EQ(es.reconnections(), 0u);
 }
+
+#ifdef ASIOCURL_TOKEN_STREAM_EXAMPLE
+// The example prints every token once, in order, through a drop mid-event and the reconnection after it.
+TEST_F(event_stream_test, the_token_stream_example_prints_tokens_through_a_drop) {
+    const std::string out = ::testing::TempDir() + "token_stream.txt";
+    const std::string url = server.url("/sse?count=8&chunk=3&retry=20&drop_after=100&key=" + unique_key());
+    const std::string command =
+        std::string(ASIOCURL_TOKEN_STREAM_EXAMPLE) + " '" + url + "' > " + out + " 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    std::ifstream in(out);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string expected;
+    for (int n = 1; n <= 8; ++n)
+        expected += "line one " + std::to_string(n) + "\nline two ";
+    EXPECT_NE(text.find(expected), std::string::npos) << text;
+    EXPECT_NE(text.find("8 tokens, 2 reconnections, last event id 8"), std::string::npos) << text;
+}
+#endif
 
 }  // namespace
 }  // namespace asiocurl
