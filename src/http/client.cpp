@@ -78,35 +78,33 @@ void add_default_fields(boost::beast::http::fields& fields, const client_options
         if (fields.find(name) == fields.end()) fields.insert(name, value);
 }
 
+namespace {
+// Runs a hook; an exception it throws becomes `failure` (the call ends with errc::middleware_failed).
+template <class Hook>
+bool guarded(Hook&& hook, std::string& failure) {
+    try {
+        hook();
+        return true;
+    } catch (const std::exception& e) {
+        failure = e.what();
+    } catch (...) {
+        failure = "a middleware threw";
+    }
+    return false;
+}
+}  // namespace
+
 bool run_before(const client_options& options, const attempt_context& context,
                 boost::beast::http::request_header<>& request, std::string& failure) {
-    for (const auto& hook : options.middleware) {
-        try {
-            hook->before_attempt(context, request);
-        } catch (const std::exception& e) {
-            failure = e.what();
-            return false;
-        } catch (...) {
-            failure = "a middleware threw";
-            return false;
-        }
-    }
+    for (const auto& hook : options.middleware)
+        if (!guarded([&] { hook->before_attempt(context, request); }, failure)) return false;
     return true;
 }
 
 bool run_after(const client_options& options, const attempt_context& context, const attempt_outcome& outcome,
                std::string& failure) {
-    for (auto hook = options.middleware.rbegin(); hook != options.middleware.rend(); ++hook) {
-        try {
-            (*hook)->after_attempt(context, outcome);
-        } catch (const std::exception& e) {
-            failure = e.what();
-            return false;
-        } catch (...) {
-            failure = "a middleware threw";
-            return false;
-        }
-    }
+    for (auto hook = options.middleware.rbegin(); hook != options.middleware.rend(); ++hook)
+        if (!guarded([&] { (*hook)->after_attempt(context, outcome); }, failure)) return false;
     return true;
 }
 

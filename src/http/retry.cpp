@@ -151,20 +151,20 @@ void retry_budget::record_request(time_point now) noexcept {
     ++current(now).requests;
 }
 
-std::uint64_t retry_budget::requests(time_point now) noexcept {
+std::uint64_t retry_budget::in_window(time_point now, std::uint64_t slot::*count) noexcept {
     const std::int64_t newest = slot_index(now);
     std::uint64_t total = 0;
     for (const slot& s : slots_)
-        if (s.index > newest - static_cast<std::int64_t>(slots) && s.index <= newest) total += s.requests;
+        if (s.index > newest - static_cast<std::int64_t>(slots) && s.index <= newest) total += s.*count;
     return total;
 }
 
+std::uint64_t retry_budget::requests(time_point now) noexcept {
+    return in_window(now, &slot::requests);
+}
+
 std::uint64_t retry_budget::retries(time_point now) noexcept {
-    const std::int64_t newest = slot_index(now);
-    std::uint64_t total = 0;
-    for (const slot& s : slots_)
-        if (s.index > newest - static_cast<std::int64_t>(slots) && s.index <= newest) total += s.retries;
-    return total;
+    return in_window(now, &slot::retries);
 }
 
 bool retry_budget::try_spend(time_point now) noexcept {

@@ -49,6 +49,24 @@ protected:
         return out;
     }
 
+    // A call cancelled (with `type`) once it has waited a while: its error.
+    error_code next_cancelled(http::event_stream& es, boost::asio::cancellation_type type) {
+        boost::asio::cancellation_signal signal;
+        int calls = 0;
+        error_code ec;
+        es.async_next(
+            boost::asio::bind_cancellation_slot(signal.slot(), [&](error_code e, http::server_sent_event) {
+                ++calls;
+                ec = e;
+            }));
+        ioc.run_for(std::chrono::milliseconds(100));
+        EXPECT_EQ(calls, 0) << "completed before it was cancelled";
+        signal.emit(type);
+        EXPECT_TRUE(test::run_until(
+            ioc, [&] { return calls > 0; }, std::chrono::seconds(5)));
+        return ec;
+    }
+
     // Every event until the stream ends; its error.
     error_code read_all(http::event_stream& es, std::vector<http::server_sent_event>& events) {
         for (;;) {
@@ -122,20 +140,8 @@ TEST_F(event_stream_test, cancelling_a_call_keeps_the_connection_and_cancel_ends
     EXPECT_FALSE(next(es).ec);
     EXPECT_FALSE(next(es).ec);
     // Nothing more comes: the call waits until cancelled, the connection stays.
-    boost::asio::cancellation_signal signal;
-    int calls = 0;
-    error_code ec;
-    es.async_next(
-        boost::asio::bind_cancellation_slot(signal.slot(), [&](error_code e, http::server_sent_event) {
-            ++calls;
-            ec = e;
-        }));
-    ioc.run_for(50ms);
-    EXPECT_EQ(calls, 0);
-    signal.emit(boost::asio::cancellation_type::terminal);
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return calls > 0; }, 5s));
-    EXPECT_EQ(ec, boost::asio::error::operation_aborted);
+    EXPECT_EQ(next_cancelled(es, boost::asio::cancellation_type::terminal),
+              boost::asio::error::operation_aborted);
     es.cancel();
     EXPECT_EQ(next(es).ec, boost::asio::error::operation_aborted);
 }
@@ -144,21 +150,9 @@ TEST_F(event_stream_test, cancellation_ends_the_wait_to_reconnect_at_once) {
     http::event_stream es(*m, server.url("/sse?count=1"), {}, {.reconnection_time = 30s});
     EXPECT_FALSE(next(es).ec);
     // The response ends after one event: the stream waits 30 s to reconnect.
-    boost::asio::cancellation_signal signal;
-    int calls = 0;
-    error_code ec;
-    es.async_next(
-        boost::asio::bind_cancellation_slot(signal.slot(), [&](error_code e, http::server_sent_event) {
-            ++calls;
-            ec = e;
-        }));
-    ioc.run_for(100ms);
-    EXPECT_EQ(calls, 0);
     const auto asked = std::chrono::steady_clock::now();
-    signal.emit(boost::asio::cancellation_type::total);
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return calls > 0; }, 5s));
-    EXPECT_EQ(ec, boost::asio::error::operation_aborted);
+    EXPECT_EQ(next_cancelled(es, boost::asio::cancellation_type::total),
+              boost::asio::error::operation_aborted);
     EXPECT_LT(std::chrono::steady_clock::now() - asked, 5s);
     EXPECT_EQ(es.reconnections(), 0u);
 }

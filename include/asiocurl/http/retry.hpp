@@ -126,6 +126,7 @@ private:
         std::uint64_t retries = 0;
     };
     slot& current(time_point now) noexcept;
+    std::uint64_t in_window(time_point now, std::uint64_t slot::*count) noexcept;
     std::int64_t slot_index(time_point now) const noexcept;
 
     retry_budget_options options_;
