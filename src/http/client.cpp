@@ -65,47 +65,31 @@ std::string destination_of(std::string_view url) {
     return out;
 }
 
-std::string url_of(std::string_view target, std::string_view base_url) {
-    if (target.find("://") != std::string_view::npos || base_url.empty()) return std::string(target);
-    std::string url(base_url);
-    if (!url.empty() && url.back() == '/' && target.starts_with('/')) url.pop_back();
-    url.append(target);
-    return url;
-}
-
 void add_default_fields(boost::beast::http::fields& fields, const client_options& options) {
     for (const auto& [name, value] : options.headers)
         if (fields.find(name) == fields.end()) fields.insert(name, value);
 }
 
-namespace {
-// Runs a hook; an exception it throws becomes `failure` (the call ends with errc::middleware_failed).
-template <class Hook>
-bool guarded(Hook&& hook, std::string& failure) {
-    try {
-        hook();
-        return true;
-    } catch (const std::exception& e) {
-        failure = e.what();
-    } catch (...) {
-        failure = "a middleware threw";
-    }
-    return false;
-}
-}  // namespace
-
 bool run_before(const client_options& options, const attempt_context& context,
-                boost::beast::http::request_header<>& request, std::string& failure) {
-    for (const auto& hook : options.middleware)
+                boost::beast::http::request_header<>& request, std::size_t& ran, std::string& failure) {
+    ran = 0;
+    for (const auto& hook : options.middleware) {
         if (!guarded([&] { hook->before_attempt(context, request); }, failure)) return false;
+        ++ran;
+    }
+    return true;
+}
+
+bool run_after(const client_options& options, const attempt_context& context, const attempt_outcome& outcome,
+               std::size_t count, std::string& failure) {
+    for (std::size_t i = std::min(count, options.middleware.size()); i-- > 0;)
+        if (!guarded([&] { options.middleware[i]->after_attempt(context, outcome); }, failure)) return false;
     return true;
 }
 
 bool run_after(const client_options& options, const attempt_context& context, const attempt_outcome& outcome,
                std::string& failure) {
-    for (auto hook = options.middleware.rbegin(); hook != options.middleware.rend(); ++hook)
-        if (!guarded([&] { (*hook)->after_attempt(context, outcome); }, failure)) return false;
-    return true;
+    return run_after(options, context, outcome, options.middleware.size(), failure);
 }
 
 }  // namespace detail

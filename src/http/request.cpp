@@ -100,6 +100,14 @@ error_code build_url(const request_view& request, const options& opts, std::stri
     return {};
 }
 
+std::string url_of(std::string_view target, std::string_view base_url) {
+    if (target.find("://") != std::string_view::npos || base_url.empty()) return std::string(target);
+    std::string url(base_url);
+    if (!url.empty() && url.back() == '/' && target.starts_with('/')) url.pop_back();
+    url.append(target);
+    return url;
+}
+
 request_view& scratch_request_view() {
     thread_local request_view view;
     return view;
@@ -439,8 +447,9 @@ void collect_info(CURL* handle, const char* error_message, const known_info& kno
     info.retry_after.reset();
     if (known.status == 429 || known.status == 503) {
         curl_off_t seconds = 0;
+        // A year at the most: a server's number, later turned into milliseconds and added to clocks.
         if (curl_easy_getinfo(handle, CURLINFO_RETRY_AFTER, &seconds) == CURLE_OK && seconds > 0)
-            info.retry_after = std::chrono::seconds(seconds);
+            info.retry_after = std::chrono::seconds(std::min<curl_off_t>(seconds, 365L * 24 * 3600));
     }
 }
 

@@ -57,6 +57,7 @@ protected:
             out.ec = ec;
             out.res = std::move(res);
         });
+        EXPECT_EQ(out.calls, 0) << "completed inside the initiating call";
         EXPECT_TRUE(test::run_until(
             ioc, [&] { return out.calls > 0; }, bound))
             << "the call did not complete";
@@ -373,6 +374,50 @@ TEST_F(client_test, a_middleware_that_throws_ends_the_call_before_anything_is_se
     EXPECT_EQ(got.ec, errc::middleware_failed);
     EXPECT_EQ(got.res.info.error_message, "no credentials for this upstream");
     EXPECT_EQ(server.requests_served(), served_before);
+}
+
+// What the caller's own callbacks throw ends the call as a middleware's would, once, from the executor.
+TEST_F(client_test, a_throwing_adjust_or_retry_if_ends_the_call_with_middleware_failed) {
+    http::client c(*m, fast_retries());
+    http::call_options call;
+    call.adjust = [](http::options&) { throw std::runtime_error("bad adjust"); };
+    auto got = run([&](auto h) {
+        c.async_fetch(bhttp::request<bhttp::empty_body>(bhttp::verb::get, "/bytes/1", 11), call, h);
+    });
+    EXPECT_EQ(got.ec, errc::middleware_failed);
+    EXPECT_EQ(got.res.info.error_message, "bad adjust");
+
+    http::call_options asking;
+    asking.retry = http::retry_policy{};
+    asking.retry->retry_if = [](const http::attempt_result&) -> bool {
+        throw std::runtime_error("bad retry_if");
+    };
+    got = run([&](auto h) {
+        c.async_fetch(bhttp::request<bhttp::empty_body>(bhttp::verb::get, "/status/500", 11), asking, h);
+    });
+    EXPECT_EQ(got.ec, errc::middleware_failed);
+    EXPECT_EQ(got.res.info.error_message, "bad retry_if");
+    EXPECT_EQ(got.res.result_int(), 500u);  // the attempt's answer comes with it
+}
+
+// The request log's before-hook ran, a later middleware threw: the log still sees the attempt end (and
+// keeps nothing of it).
+TEST_F(client_test, every_before_hook_that_ran_sees_its_attempt_end) {
+    struct refusing : http::middleware {
+        void before_attempt(const http::attempt_context&, bhttp::request_header<>&) override {
+            throw std::runtime_error("no token");
+        }
+    };
+    std::vector<std::string> lines;
+    auto o = fast_retries();
+    o.middleware = {std::make_shared<http::request_log>(
+                        [&](const http::log_entry& e) { lines.push_back(e.to_string()); }),
+                    std::make_shared<refusing>()};
+    http::client c(*m, o);
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(run([&](auto h) { c.async_get("/bytes/1", h); }).ec, errc::middleware_failed);
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_NE(lines[0].find("a middleware of the http client threw"), std::string::npos) << lines[0];
 }
 
 TEST_F(client_test, the_budget_stops_retries_while_the_upstream_is_down_and_lets_them_through_after) {

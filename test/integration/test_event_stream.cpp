@@ -128,6 +128,12 @@ TEST_F(event_stream_test, an_answer_that_is_not_an_event_stream_fails_it_without
     EXPECT_EQ(missing.header().result_int(), 404u);
 }
 
+TEST_F(event_stream_test, a_request_refused_before_it_is_sent_fails_the_stream_from_the_executor) {
+    http::event_stream es(*m, "/no/base/url");
+    EXPECT_EQ(next(es).ec, errc::no_url);  // next() checks it did not complete inside async_next
+    EXPECT_EQ(next(es).ec, errc::no_url);
+}
+
 TEST_F(event_stream_test, a_server_that_is_gone_ends_the_stream_after_the_reconnections_allowed) {
     http::event_stream es(*m, "http://127.0.0.1:9/sse", {},
                           {.reconnection_time = 1ms, .max_reconnections = 3});

@@ -41,8 +41,11 @@ struct client_state;
 /// `co_await` with exceptions, wrap the token in `with_diagnostics`: the `fetch_error` says the URL
 /// (credentials left out), curl's detail and the number of attempts.
 ///
-/// Cancellation: `terminal`, `partial` and `total` reach the running attempt as they would a fetch, and end
-/// a backoff wait at once; either way the call completes with `operation_aborted` and is not retried.
+/// Cancellation, emitted on any thread: `terminal`, `partial` and `total` reach the running attempt as they
+/// would a fetch (`total` only before it reached curl: a started attempt then completes with its own result)
+/// and end a backoff wait at once with `operation_aborted`; a cancelled call is never retried. Every step of
+/// a call runs on its handler's associated executor (else the client's), which must run one step at a time
+/// (one thread, or a strand); a call made on another thread begins with a post there.
 ///
 /// The request is sent again for a retry only when it can be copied (string, vector, empty bodies: the
 /// client keeps the original and sends a copy); a request that cannot (`file_body`) is tried once.

@@ -23,8 +23,8 @@ namespace asiocurl::http {
 
 /// What a middleware knows of the attempt it runs around.
 struct attempt_context {
-    std::string_view method;
-    std::string_view url;          ///< the attempt's URL as sent (not redacted: see request_log)
+    std::string_view method;  ///< the call's (the retry rules go by the method a hook left)
+    std::string_view url;     ///< the call's URL, as the request was made (not redacted: see request_log)
     std::string_view destination;  ///< "scheme://host:port" of the call's URL, without credentials
     std::uint64_t call = 0;        ///< the call's number, unique in the process (to match before and after)
     unsigned attempt = 1;          ///< 1 for the first
@@ -50,7 +50,9 @@ struct attempt_outcome {
 ///
 /// An exception from a hook ends the call with `errc::middleware_failed` (its `what()` in
 /// `info.error_message`); the hooks after it are not run for that attempt, and a request not yet sent is
-/// not sent.
+/// not sent. Every hook whose `before_attempt` ran sees that attempt's `after_attempt`, also when a later
+/// hook threw or the call was cancelled before sending (`error` says which). The same goes for what
+/// `call_options::adjust` and `retry_policy::retry_if` throw.
 class middleware {
 public:
     virtual ~middleware() = default;

@@ -6,7 +6,9 @@
 #include <asiocurl/http/client_options.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -38,17 +40,32 @@ double jitter_unit() noexcept;
 // destination's statistics. Empty for what is not an absolute URL.
 std::string destination_of(std::string_view url);
 
-// The URL an attempt goes to: `target` when absolute, else `base_url` + `target` (as the fetch builds it).
-std::string url_of(std::string_view target, std::string_view base_url);
-
 // The client's default fields, each set unless the request has it.
 void add_default_fields(boost::beast::http::fields& fields, const client_options& options);
 
-// The middleware hooks, in order (before) and in reverse (after). False when one threw: `failure` says what.
+// Runs a callback of the caller's; what it throws becomes `failure` (the call ends with
+// errc::middleware_failed) instead of leaving io_context::run with the call never completed.
+template <class Callback>
+bool guarded(Callback&& callback, std::string& failure) {
+    try {
+        callback();
+        return true;
+    } catch (const std::exception& e) {
+        failure = e.what();
+    } catch (...) {
+        failure = "a callback of the http client threw";
+    }
+    return false;
+}
+
+// The middleware hooks, in order (before; `ran`: how many ran without throwing) and in reverse (after; the
+// first `count` of them). False when one threw: `failure` says what.
 bool run_before(const client_options& options, const attempt_context& context,
-                boost::beast::http::request_header<>& request, std::string& failure);
+                boost::beast::http::request_header<>& request, std::size_t& ran, std::string& failure);
 bool run_after(const client_options& options, const attempt_context& context, const attempt_outcome& outcome,
                std::string& failure);
+bool run_after(const client_options& options, const attempt_context& context, const attempt_outcome& outcome,
+               std::size_t count, std::string& failure);
 
 }  // namespace asiocurl::http::detail
 

@@ -130,6 +130,10 @@ struct known_info {
     bool body_sent = false;
 };
 
+// The URL a request goes to: `target` when absolute, else `base_url` + `target` (as build_url makes it,
+// without its checks): what a failure reports when the request never reached curl.
+std::string url_of(std::string_view target, std::string_view base_url);
+
 // Reads what curl knows about the finished transfer.
 void collect_info(CURL* handle, const char* error_message, const known_info& known, transfer_info& info);
 

@@ -67,8 +67,10 @@ struct client_call {
     std::optional<clock::time_point> deadline;
     clock::time_point attempt_started{};
     unsigned attempt = 0;
-    error_code refusal;  // found before the first attempt: completed from the executor
-    std::string refusal_message;
+    bool start_posted = false;              // the first step was posted to the call's executor
+    bool initiating = false;                // still inside the initiating call: a result found now is posted
+    std::optional<response_type> deferred;  // that result, until the posted step completes with it
+    error_code deferred_error;
     std::optional<boost::asio::steady_timer> backoff;
     std::optional<response_type> last;  // the last attempt's, kept while the client waits to retry
     std::vector<transfer_info::retried_attempt> retried;
@@ -106,22 +108,24 @@ public:
 
     explicit client_operation(call_ptr c) : call_(std::move(c)) {}
 
-    // The start.
+    // The start, on the call's executor (the handler's, else the client's): called from another thread, the
+    // first step is posted there, so that every step of the call, and the cancellation relay, run on it.
     template <class Self>
     void operator()(Self& self) {
         call_type& c = *call_;
+        if (!c.start_posted &&
+            !asiocurl::detail::running_in_this_thread(boost::asio::any_io_executor(self.get_executor()))) {
+            c.start_posted = true;
+            return boost::asio::post(std::move(self));
+        }
+        c.initiating = !c.start_posted;
         c.started = call_type::clock::now();
         const std::chrono::milliseconds deadline =
             c.call.deadline ? *c.call.deadline : c.state->options.deadline;
         if (deadline.count() > 0) c.deadline = c.started + deadline;
-        if (c.call.retry) c.refusal = check(*c.call.retry);
-        if (c.refusal) {
-            c.refusal_message = "asiocurl: the call's retry policy cannot work";
-            // Never completed inside the initiating call. (The executor first: the argument that moves `self`
-            // may be evaluated before the one that would ask it.)
-            auto executor = self.get_io_executor();
-            return boost::asio::post(executor, boost::asio::append(std::move(self), error_code()));
-        }
+        if (c.call.retry && check(*c.call.retry))
+            return fail(self, response_type(), errc::invalid_argument,
+                        "asiocurl: the call's retry policy cannot work");
         add_default_fields(c.request.base(), c.state->options);
         c.method = c.request.method_string();
         // What only middleware read: not worked out for a client without any.
@@ -149,14 +153,20 @@ public:
         retry_decision next;
         // A response below 400 is never retried but by retry_if: the common case decides nothing.
         const bool may_retry = ec || res.result_int() >= 400 || c.policy().retry_if;
+        std::string failure;
         if (!cancelled && may_retry) {
-            next = decide_retry(c.policy(), c.attempt, result, c.remaining(now), jitter_unit());
+            // retry_if is the caller's: what it throws ends the call as a middleware's would.
+            if (!guarded(
+                    [&] {
+                        next = decide_retry(c.policy(), c.attempt, result, c.remaining(now), jitter_unit());
+                    },
+                    failure))
+                return fail(self, std::move(res), errc::middleware_failed, std::move(failure));
             if (next.retry && !c.state->spend_retry(now)) {
                 next.retry = false;
                 next.why = retry_reason::budget_exhausted;
             }
         }
-        std::string failure;
         if (!run_after(c.state->options, c.context(),
                        attempt_outcome{ec, res.base(), res.info, now - c.attempt_started, next}, failure))
             return fail(self, std::move(res), errc::middleware_failed, std::move(failure));
@@ -168,11 +178,15 @@ public:
         c.backoff->async_wait(boost::asio::bind_cancellation_slot(c.signal.slot(), std::move(self)));
     }
 
-    // The backoff's end, or a refusal posted at the start.
+    // The backoff's end, or a result found inside the initiating call, posted.
     template <class Self>
     void operator()(Self& self, error_code ec) {
         call_type& c = *call_;
-        if (c.refusal) return fail(self, response_type(), c.refusal, std::move(c.refusal_message));
+        if (c.deferred) {
+            response_type res = std::move(*c.deferred);
+            c.deferred.reset();
+            return finish(self, c.deferred_error, std::move(res));
+        }
         response_type last = std::move(*c.last);
         c.last.reset();
         c.backoff.reset();
@@ -198,7 +212,10 @@ private:
         std::optional<options> adjusted;
         if (c.call.adjust || remaining) {
             adjusted.emplace(defaults.transfer);
-            if (c.call.adjust) c.call.adjust(*adjusted);
+            std::string failure;
+            if (c.call.adjust && !guarded([&] { c.call.adjust(*adjusted); }, failure))
+                return fail(self, c.last ? std::move(*c.last) : response_type(), errc::middleware_failed,
+                            std::move(failure));
             if (remaining)
                 adjusted->timeout =
                     adjusted->timeout.count() > 0 ? std::min(adjusted->timeout, *remaining) : *remaining;
@@ -220,15 +237,27 @@ private:
         if (remaining && !defaults.deadline_header.empty())
             sent.set(defaults.deadline_header, std::to_string(remaining->count()));
         std::string failure;
-        const bool hooks_ran = run_before(defaults, c.context(), sent.base(), failure);
-        if ((c.cancelled() || !hooks_ran) && c.url.empty())  // the original may be gone into `sent`
-            c.url = url_of(sent.target(), defaults.base_url);
-        if (c.cancelled())  // cancelled by a hook, or on another thread meanwhile: nothing more is sent
-            return finish(self, boost::asio::error::operation_aborted,
-                          c.last ? std::move(*c.last) : response_type());
-        if (!hooks_ran)
-            return fail(self, c.last ? std::move(*c.last) : response_type(), errc::middleware_failed,
-                        std::move(failure));
+        std::size_t ran = 0;
+        const bool hooks_ran = run_before(defaults, c.context(), sent.base(), ran, failure);
+        if (c.cancelled() || !hooks_ran) {
+            // Nothing more is sent (cancelled by a hook, or on another thread meanwhile). The hooks that ran
+            // before this attempt see it end, as after any other.
+            const error_code why = hooks_ran ? error_code(boost::asio::error::operation_aborted)
+                                             : error_code(errc::middleware_failed);
+            response_type none;
+            none.result(0u);  // no response (Beast's default is 200)
+            std::string ignored;
+            run_after(defaults, c.context(), attempt_outcome{why, none.base(), none.info, {}, {}}, ran,
+                      ignored);
+            if (c.url.empty())
+                c.url = url_of(sent.target(), defaults.base_url);  // the original may be in `sent`
+            response_type last = c.last ? std::move(*c.last) : response_type();
+            if (hooks_ran) return finish(self, why, std::move(last));
+            return fail(self, std::move(last), why, std::move(failure));
+        }
+        // A hook may have changed the method: the retry rules go by what was sent.
+        if (!defaults.middleware.empty()) c.method = sent.method_string();
+        c.initiating = false;
         auto bound = boost::asio::bind_cancellation_slot(c.signal.slot(), std::move(self));
         start_fetch<ResponseBody>(*c.target, std::move(sent), *transfer,
                                   request_return<decltype(bound), request_type>{std::move(bound), back});
@@ -245,6 +274,12 @@ private:
     // The response is moved once more, into the handler (a move of Beast's fields and the info is ~700
     // instructions).
     void finish(Self& self, error_code ec, response_type&& res) {
+        if (call_->initiating) {  // never inside the initiating call: completed from the executor
+            call_->initiating = false;
+            call_->deferred_error = ec;
+            call_->deferred.emplace(std::move(res));
+            return boost::asio::post(boost::asio::append(std::move(self), error_code()));
+        }
         res.info.attempts = std::max(call_->attempt, 1u);
         res.info.retried = std::move(call_->retried);
         if (res.info.effective_url.empty())  // ended before an attempt reached curl

@@ -5,6 +5,10 @@
 #include <boost/asio/compose.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/string.hpp>
+
+#include <algorithm>
+#include <string_view>
 
 #include <utility>
 
@@ -50,8 +54,7 @@ struct basic_event_stream<Executor>::next_op {
                 if (!s.ready_.empty() || s.ended_) {
                     // Known now: completed from the executor, never inside async_next.
                     at = step::posted;
-                    auto executor = s.get_executor();
-                    return boost::asio::post(executor, std::move(self));
+                    return boost::asio::post(std::move(self));  // to the handler's executor
                 }
                 return s.stream_ ? read(self) : connect(self);
             case step::posted:
@@ -82,7 +85,13 @@ struct basic_event_stream<Executor>::next_op {
         if (!s.parser_.last_event_id().empty()) request.set("Last-Event-ID", s.parser_.last_event_id());
         error_code ec;
         s.stream_->start(std::move(request), s.options_, ec);
-        if (ec) return end(self, ec);  // refused before anything was sent: a bad URL is bad next time too
+        if (ec) {  // refused before anything was sent (a bad URL is bad next time too): posted, maybe inside
+                   // async_next
+            s.ended_ = true;
+            s.failure_ = ec;
+            at = step::posted;
+            return boost::asio::post(std::move(self));
+        }
         at = step::header;
         s.stream_->async_read_header(std::move(self));
     }
@@ -108,7 +117,9 @@ struct basic_event_stream<Executor>::next_op {
         const auto& head = s.stream_->header();
         if (head.result_int() == 204) return end(self, boost::asio::error::eof);
         const auto type = head[boost::beast::http::field::content_type];
-        if (head.result_int() != 200 || !type.starts_with("text/event-stream"))
+        constexpr std::string_view event_stream_type = "text/event-stream";  // MIME types ignore case
+        if (head.result_int() != 200 || type.size() < event_stream_type.size() ||
+            !boost::beast::iequals(type.substr(0, event_stream_type.size()), event_stream_type))
             return end(self, errc::not_an_event_stream);
         read(self);
     }
@@ -141,7 +152,9 @@ struct basic_event_stream<Executor>::next_op {
         if (s.ended_) return self.complete(s.failure_, server_sent_event{});
         if (++s.failures_in_a_row_ > s.settings_.max_reconnections) return end(self, why);
         at = step::wait;
-        s.reconnect_timer_.expires_after(s.parser_.retry().value_or(s.settings_.reconnection_time));
+        // A day at the most: the server's `retry` is any number of digits, and the timer adds it to a clock.
+        s.reconnect_timer_.expires_after(std::min<std::chrono::milliseconds>(
+            s.parser_.retry().value_or(s.settings_.reconnection_time), std::chrono::hours(24)));
         s.reconnect_timer_.async_wait(std::move(self));
     }
 

@@ -69,6 +69,7 @@ public:
     // The request as sent (its body can be sent again where its type can be copied): for http::client's
     // next attempt, instead of a copy kept aside.
     request_type&& take_request() noexcept { return std::move(request_); }
+    const request_type& request() const noexcept { return request_; }
     // Refused before a transfer began: the progress callback, for its last report all the same.
     void keep_progress_callback(std::function<void(const progress&)> callback) {
         refused_progress_ = std::move(callback);
@@ -305,6 +306,7 @@ struct initiate_fetch {
             // Refused before anything was sent: completed from the executor, never inside async_fetch.
             started.result.info.error_message =
                 handle && handle->error_buffer[0] ? std::string(handle->error_buffer) : ec.message();
+            started.result.info.effective_url = url_of(started.request().target(), opts.base_url);
             if (handle) core->return_unused(handle);
             return asiocurl::detail::post_completion(multi_executor, std::move(erased), ec, route);
         }
