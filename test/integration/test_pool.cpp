@@ -16,6 +16,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/beast/http/empty_body.hpp>
 
@@ -648,6 +649,61 @@ TEST(pool, a_client_on_a_pool_is_called_and_cancelled_from_four_threads) {
     EXPECT_EQ(calls, static_cast<std::uint64_t>(clients * each));
     EXPECT_GE(attempts, calls + clients * each / 4);  // each /flaky/1 without a long wait: two attempts
     EXPECT_EQ(static_cast<std::uint64_t>(logged.load()), attempts);
+    EXPECT_TRUE(server.wait_for_idle(5s));
+}
+
+// http::client on a strand multi (an io_context four threads run), called from four other threads: each
+// call's steps run on the strand (its handler has none of its own), retried as anywhere else.
+TEST(pool, a_client_on_a_strand_multi_is_called_from_four_threads) {
+    test::warm_up_process();
+    test::test_server server;
+    asio::io_context ioc(4);
+    auto work = asio::make_work_guard(ioc);
+    std::vector<std::thread> runners;
+    for (int i = 0; i < 4; ++i)
+        runners.emplace_back([&] { ioc.run(); });
+    tally done;
+    using strand_multi = basic_multi<asio::strand<asio::io_context::executor_type>>;
+    auto multi = std::make_unique<strand_multi>(asio::make_strand(ioc));
+    {
+        http::client_options o;
+        o.base_url = server.url("");
+        o.retry.base_delay = 1ms;
+        o.retry.max_delay = 3ms;
+        o.retry_budget.reset();
+        http::basic_client c(*multi, o);
+        std::vector<std::thread> callers;
+        for (int t = 0; t < 4; ++t)
+            callers.emplace_back([&, t] {
+                tally mine;
+                for (int i = 0; i < 20; ++i) {
+                    const std::string target =
+                        i % 2 ? "/flaky/1?key=strand-" + std::to_string(t) + "-" + std::to_string(i)
+                              : "/bytes/100";
+                    c.async_get(target, [&](error_code ec, http::response<> res) {
+                        if (!ec && (res.result_int() != 200 ||
+                                    res.info.attempts != (res.body() == "ok after 1" ? 2u : 1u)))
+                            ec = errc::invalid_argument;
+                        mine.add(ec);
+                        done.add(ec);
+                    });
+                }
+                ASSERT_TRUE(mine.wait_for(20));
+            });
+        for (auto& t : callers)
+            t.join();
+    }
+    std::promise<void> gone;  // a multi is destroyed on its executor
+    asio::post(multi->get_executor(), [&] {
+        multi.reset();
+        gone.set_value();
+    });
+    gone.get_future().wait();
+    work.reset();
+    for (auto& r : runners)
+        r.join();
+    EXPECT_EQ(done.total(), 80);
+    EXPECT_EQ(done.ok(), 80) << done.other() << " failed";
     EXPECT_TRUE(server.wait_for_idle(5s));
 }
 
