@@ -2,19 +2,12 @@
 #include <asiocurl/http/fetch_error.hpp>
 #include <asiocurl/http/request_log.hpp>
 
+#include <boost/beast/core/string.hpp>
+
 #include <cstdio>
 
 namespace asiocurl::http {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
-}
 
 template <class Fields>
 std::vector<std::pair<std::string, std::string>> redacted_fields(const Fields& fields) {
@@ -42,8 +35,9 @@ void append_fields(std::string& line, std::string_view mark,
 }  // namespace
 
 bool request_log::is_secret(std::string_view name) noexcept {
-    return iequals(name, "authorization") || iequals(name, "proxy-authorization") ||
-           iequals(name, "cookie") || iequals(name, "set-cookie");
+    return boost::beast::iequals(name, "authorization") ||
+           boost::beast::iequals(name, "proxy-authorization") || boost::beast::iequals(name, "cookie") ||
+           boost::beast::iequals(name, "set-cookie");
 }
 
 std::string log_entry::to_string() const {

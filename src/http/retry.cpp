@@ -2,6 +2,7 @@
 #include <asiocurl/http/retry.hpp>
 
 #include <boost/asio/error.hpp>
+#include <boost/beast/core/string.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -13,15 +14,6 @@ using std::chrono::milliseconds;
 
 bool is_curl(const error_code& ec, CURLcode code) noexcept {
     return ec.category() == curl_category() && ec.value() == static_cast<int>(code);
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const char x = a[i] >= 'a' && a[i] <= 'z' ? static_cast<char>(a[i] - 'a' + 'A') : a[i];
-        if (x != b[i]) return false;
-    }
-    return true;
 }
 
 bool retryable_status(unsigned status) noexcept {
@@ -72,8 +64,9 @@ error_code check(const retry_policy& policy) noexcept {
 }
 
 bool is_idempotent(std::string_view method) noexcept {
-    return iequals(method, "GET") || iequals(method, "HEAD") || iequals(method, "OPTIONS") ||
-           iequals(method, "PUT") || iequals(method, "DELETE");
+    return boost::beast::iequals(method, "GET") || boost::beast::iequals(method, "HEAD") ||
+           boost::beast::iequals(method, "OPTIONS") || boost::beast::iequals(method, "PUT") ||
+           boost::beast::iequals(method, "DELETE");
 }
 
 bool failed_before_sending(const attempt_result& result) noexcept {
