@@ -10,10 +10,10 @@
 # loopback ports.
 set -euo pipefail
 
-# The library (curl, Boost.Asio/Beast, a C++20 compiler, CMake and Ninja), the demo's loopback server (OpenSSL)
-# and the CA certificates that a demo of https:// URLs (and libcurl's default trust store) needs.
-asiocurl_demo_packages=(g++ cmake ninja-build pkg-config libboost1.81-dev libcurl4-openssl-dev libssl-dev
-                        ca-certificates)
+# The library (curl, Boost.Asio/Beast/URL, a C++20 compiler, CMake and Ninja), the demo's loopback server
+# (OpenSSL) and the CA certificates that a demo of https:// URLs (and libcurl's default trust store) needs.
+asiocurl_demo_packages=(g++ cmake ninja-build pkg-config libboost1.81-dev libboost-url1.81-dev libcurl4-openssl-dev
+                        libssl-dev ca-certificates)
 # The tests: GoogleTest, the servers they start (nginx for HTTP/2, tinyproxy), clang for the fuzz targets,
 # Boost.JSON for the service client example they run.
 asiocurl_test_packages=(libgtest-dev libgmock-dev nginx tinyproxy clang libclang-rt-14-dev libboost-json1.81-dev)

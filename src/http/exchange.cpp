@@ -2,6 +2,7 @@
 // rule, the end.
 #include <asiocurl/detail/borrowed_easy.hpp>
 #include <asiocurl/http/cookie_jar.hpp>
+#include <asiocurl/http/detail/connection_options.hpp>
 #include <asiocurl/http/detail/exchange.hpp>
 #include <asiocurl/http/detail/progress_reporter.hpp>
 #include <asiocurl/http/detail/request_options.hpp>
@@ -46,6 +47,8 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
         if (applied) asiocurl::detail::reset_lent(handle);
         if (auto ec = apply_request_options(curl, request, opts, headers_, &handle)) return ec;
         if (reusable) handle.applied_options = std::make_shared<reusable_setup>(request, opts);
+        if (has_connection_options(opts))
+            if (auto ec = apply_connection_options(curl, opts, lists_, handle.error_buffer)) return ec;
     }
     handle.keep_options = reusable;
     // The data callbacks are the exchange's, called directly (not through easy::set's forwarders): each
@@ -87,6 +90,8 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
 
 exchange::~exchange() {
     curl_slist_free_all(headers_);
+    // Not ended (refused, or cancelled before it began): the multi resets the handle, which reads no list.
+    lists_.release(nullptr);
 }
 
 // From what curl parsed (Curl_http_size, when the head ends): -1 when there is no length (chunked, or a
@@ -183,6 +188,7 @@ void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& 
         curl_slist_free_all(headers_);
         headers_ = nullptr;
     }
+    lists_.release(state.handle);
     handle_ = nullptr;
 }
 

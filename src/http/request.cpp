@@ -2,8 +2,10 @@
 // at the end.
 #include <asiocurl/easy.hpp>
 #include <asiocurl/http/cookie_jar.hpp>
+#include <asiocurl/http/detail/connection_options.hpp>
 #include <asiocurl/http/detail/exchange.hpp>
 #include <asiocurl/http/detail/request_options.hpp>
+#include <asiocurl/http/url.hpp>
 
 #include <algorithm>
 #include <array>
@@ -153,8 +155,13 @@ CURLcode set_url(CURL* handle, const std::string& url, asiocurl::detail::easy_st
     if (const CURLUcode uc = curl_url_set(parsed->parsed_url.get(), CURLUPART_URL, url.c_str(),
                                           CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME)) {
         // curl's own words for it (8.x: failf in parseurlandfillconn), where the fetch reports its detail.
-        std::snprintf(parsed->error_buffer, sizeof parsed->error_buffer, "URL rejected: %s",
-                      curl_url_strerror(uc));
+        // And where: the URL itself is left out (it may hold a credential), its offset is not.
+        if (const auto position = malformed_url_position(url))
+            std::snprintf(parsed->error_buffer, sizeof parsed->error_buffer,
+                          "URL rejected: %s (at offset %zu)", curl_url_strerror(uc), *position);
+        else
+            std::snprintf(parsed->error_buffer, sizeof parsed->error_buffer, "URL rejected: %s",
+                          curl_url_strerror(uc));
         return url_refusal(uc);
     }
     // 7.88 keeps the previous CURLOPT_URL as the transfer's URL while one is set: none, so that the URL is
@@ -324,7 +331,7 @@ bool is_followed_redirect(unsigned status, bool has_location, bool follow_redire
 
 bool reusable_setup::applies(const request_view& request, const options& opts) noexcept {
     return !opts.customize && !opts.cookies && !opts.on_progress && !request.has_body &&
-           !(opts.share && opts.share->holds(CURL_LOCK_DATA_COOKIE));
+           !(opts.share && opts.share->holds(CURL_LOCK_DATA_COOKIE)) && !has_connection_options(opts);
 }
 
 namespace {

@@ -74,40 +74,42 @@ public:
                                          std::forward<CompletionToken>(token));
     }
 
-    /// The common verbs: `target` as a request target, the body (if any) with its Content-Type.
+    /// The common verbs: `target` as a request target (origin-form or absolute; text or a Boost.URL `url`),
+    /// the body (if any) with its Content-Type.
     template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
-    auto async_get(std::string_view target, CompletionToken&& token = CompletionToken()) {
-        return async_fetch(make_request(boost::beast::http::verb::get, target),
+    auto async_get(url_ref target, CompletionToken&& token = CompletionToken()) {
+        return async_fetch(make_request(boost::beast::http::verb::get, target.text()),
                            std::forward<CompletionToken>(token));
     }
     template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
-    auto async_head(std::string_view target, CompletionToken&& token = CompletionToken()) {
-        return async_fetch(make_request(boost::beast::http::verb::head, target),
+    auto async_head(url_ref target, CompletionToken&& token = CompletionToken()) {
+        return async_fetch(make_request(boost::beast::http::verb::head, target.text()),
                            std::forward<CompletionToken>(token));
     }
     template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
-    auto async_delete(std::string_view target, CompletionToken&& token = CompletionToken()) {
-        return async_fetch(make_request(boost::beast::http::verb::delete_, target),
+    auto async_delete(url_ref target, CompletionToken&& token = CompletionToken()) {
+        return async_fetch(make_request(boost::beast::http::verb::delete_, target.text()),
                            std::forward<CompletionToken>(token));
     }
     template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
-    auto async_post(std::string_view target, std::string body, std::string_view content_type,
+    auto async_post(url_ref target, std::string body, std::string_view content_type,
                     CompletionToken&& token = CompletionToken()) {
         return async_fetch(
-            make_request(boost::beast::http::verb::post, target, std::move(body), content_type),
+            make_request(boost::beast::http::verb::post, target.text(), std::move(body), content_type),
             std::forward<CompletionToken>(token));
     }
     template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
-    auto async_put(std::string_view target, std::string body, std::string_view content_type,
+    auto async_put(url_ref target, std::string body, std::string_view content_type,
                    CompletionToken&& token = CompletionToken()) {
-        return async_fetch(make_request(boost::beast::http::verb::put, target, std::move(body), content_type),
-                           std::forward<CompletionToken>(token));
+        return async_fetch(
+            make_request(boost::beast::http::verb::put, target.text(), std::move(body), content_type),
+            std::forward<CompletionToken>(token));
     }
     template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>
-    auto async_patch(std::string_view target, std::string body, std::string_view content_type,
+    auto async_patch(url_ref target, std::string body, std::string_view content_type,
                      CompletionToken&& token = CompletionToken()) {
         return async_fetch(
-            make_request(boost::beast::http::verb::patch, target, std::move(body), content_type),
+            make_request(boost::beast::http::verb::patch, target.text(), std::move(body), content_type),
             std::forward<CompletionToken>(token));
     }
 

@@ -5,6 +5,7 @@
 #include <asiocurl/http/cookie_jar.hpp>
 #include <asiocurl/http/options.hpp>
 #include <asiocurl/http/response.hpp>
+#include <asiocurl/http/url.hpp>
 #include <asiocurl/multi.hpp>
 #include <asiocurl/multi_pool.hpp>
 
@@ -52,10 +53,10 @@ auto async_fetch(basic_multi<Executor>& multi,
                  boost::beast::http::request<RequestBody, RequestFields> request, options opts,
                  response<ResponseBody, ResponseFields> into, CompletionToken&& token = CompletionToken());
 
-/// GET `url` with the default options; the body arrives in a string.
+/// GET `url` (text, or a Boost.URL `url` / `url_view`) with the default options; the body arrives in a
+/// string.
 template <class Executor, class CompletionToken = boost::asio::default_completion_token_t<Executor>>
-auto async_fetch(basic_multi<Executor>& multi, std::string_view url,
-                 CompletionToken&& token = CompletionToken());
+auto async_fetch(basic_multi<Executor>& multi, url_ref url, CompletionToken&& token = CompletionToken());
 
 /// The same on a pool (from any thread): the fetch runs on the multi the pool's routing picks for its URL.
 /// Options that name neither a share nor a cookie jar use the pool's share. A cookie jar serves one
@@ -73,7 +74,7 @@ auto async_fetch(multi_pool& pool, boost::beast::http::request<RequestBody, Requ
                  CompletionToken&& token = CompletionToken());
 
 template <class CompletionToken = boost::asio::default_completion_token_t<multi_pool::executor_type>>
-auto async_fetch(multi_pool& pool, std::string_view url, CompletionToken&& token = CompletionToken());
+auto async_fetch(multi_pool& pool, url_ref url, CompletionToken&& token = CompletionToken());
 
 }  // namespace asiocurl::http
 

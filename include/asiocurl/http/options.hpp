@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace asiocurl {
 class share;
@@ -37,6 +38,50 @@ struct tls_options {
     std::string client_key{};          ///< its private key
     std::string pinned_public_key{};   ///< "sha256//base64..." or a PEM/DER file: the server's key must match
     long min_version = CURL_SSLVERSION_TLSv1_2;  ///< lowest TLS version accepted (CURL_SSLVERSION_*)
+    /// The same in memory, PEM text (curl's *_BLOB options; copied into the handle): trusted CAs (in place of
+    /// `ca_file`), the client certificate and its key.
+    std::string ca_pem{};
+    std::string client_certificate_pem{};
+    std::string client_key_pem{};
+    std::string key_password{};  ///< of an encrypted client key (file or PEM); never logged or shown
+};
+
+/// Credentials that curl turns into the request's Authorization (or Proxy-Authorization) field. curl sends
+/// them to the URL's own scheme, host and port only: a redirect elsewhere goes without them. They never
+/// appear in an error message, a `request_log` entry or `transfer_info`.
+struct credentials {
+    enum class kind {
+        none,
+        basic,      ///< "Basic base64(user:secret)", sent with the first request
+        bearer,     ///< "Bearer <secret>" (OAuth 2.0, RFC 6750)
+        digest,     ///< RFC 7616: the first request goes without, the server's challenge is answered
+        aws_sigv4,  ///< AWS Signature Version 4 of method, target, signed fields and body (CURLOPT_AWS_SIGV4)
+    };
+    kind scheme = kind::none;
+    std::string user{};    ///< basic and digest: the user; aws_sigv4: the access key id
+    std::string secret{};  ///< basic and digest: the password; bearer: the token; aws_sigv4: the secret key
+    /// aws_sigv4 only: "provider1[:provider2[:region[:service]]]", e.g. "aws:amz:eu-west-1:s3" (curl derives
+    /// region and service from an amazonaws.com host name when they are left out).
+    std::string aws_provider{};
+};
+
+credentials basic_auth(std::string user, std::string password);
+credentials bearer_auth(std::string token);
+credentials digest_auth(std::string user, std::string password);
+credentials aws_sigv4_auth(std::string access_key, std::string secret_key, std::string provider);
+
+/// Which addresses of a host name a connection may use.
+enum class ip_version {
+    any,  ///< curl's default: both, IPv6 first where the machine has it (happy eyeballs)
+    v4,
+    v6,
+};
+
+/// A transfer slower than `bytes_per_second` for `time` ends with `condition::timed_out`: a stall detector
+/// for calls that may rightly take long (a download, an event stream) and so have no overall timeout.
+struct low_speed_limit {
+    std::size_t bytes_per_second = 0;  ///< 0: none
+    std::chrono::seconds time{0};
 };
 
 /// Options of one fetch. The defaults are the safe ones: TLS verified, http and https only (redirects
@@ -52,6 +97,29 @@ struct options {
     tls_options tls{};
     std::string proxy{};        ///< "http://127.0.0.1:3128"; empty: no proxy, whatever the environment says
     bool proxy_tunnel = false;  ///< CONNECT through the proxy for plain http too (https always tunnels)
+    credentials proxy_auth{};   ///< for the proxy: basic or digest (anything else: errc::invalid_argument)
+    /// Hosts that go direct although `proxy` is set: "localhost,.internal.example,10.0.0.0/8"
+    /// (CURLOPT_NOPROXY).
+    std::string no_proxy{};
+    credentials auth{};  ///< for the server (basic, bearer, digest, AWS SigV4)
+
+    // ---- where a connection goes ----
+    /// "HOST:PORT:ADDRESS[,ADDRESS...]" (an IPv6 address in brackets): HOST:PORT connects to these addresses
+    /// without a DNS lookup; the URL, the Host field and TLS keep the name (CURLOPT_RESOLVE). An entry of
+    /// another shape is refused (`errc::invalid_argument`) rather than ignored as curl would.
+    std::vector<std::string> resolve{};
+    /// "HOST:PORT:CONNECT_HOST:CONNECT_PORT" (any part empty: any host, the same port...): a connection for
+    /// HOST:PORT goes to CONNECT_HOST:CONNECT_PORT, the request still names HOST (CURLOPT_CONNECT_TO): how a
+    /// request pins a backend when the name in its URL must stay.
+    std::vector<std::string> connect_to{};
+    /// A Unix-domain socket every connection goes to; the URL still gives the Host field and the target.
+    std::string unix_socket_path{};
+    ip_version ip = ip_version::any;
+    /// The local end: an interface name ("if!eth0"), a local address ("host!127.0.0.2" or "127.0.0.2").
+    std::string local_interface{};
+    unsigned short local_port = 0;        ///< the first local port to try (0: any)
+    unsigned short local_port_range = 1;  ///< how many from `local_port` on to try
+    low_speed_limit low_speed{};
     http_version version = http_version::any;
     bool decompress = true;  ///< Accept-Encoding with every encoding curl decodes (gzip, deflate, br, zstd)
     std::shared_ptr<cookie_jar> cookies{};  ///< cookies sent and stored; share one jar between fetches

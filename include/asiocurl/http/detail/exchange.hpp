@@ -6,6 +6,7 @@
 #define ASIOCURL_HTTP_DETAIL_EXCHANGE_HPP
 
 #include <asiocurl/detail/easy_state.hpp>
+#include <asiocurl/http/detail/connection_options.hpp>
 #include <asiocurl/http/options.hpp>
 #include <asiocurl/http/response.hpp>
 
@@ -110,6 +111,7 @@ private:
 
     asiocurl::detail::easy_state* handle_ = nullptr;  // null once the transfer ended
     curl_slist* headers_ = nullptr;
+    connection_lists lists_;
     std::shared_ptr<progress_reporter> progress_;
     unsigned status_ = 0;
     unsigned version_ = 0;   // of the current head's status line

@@ -336,9 +336,9 @@ auto async_fetch(basic_multi<Executor>& multi,
 }
 
 template <class Executor, class CompletionToken>
-auto async_fetch(basic_multi<Executor>& multi, std::string_view url, CompletionToken&& token) {
-    boost::beast::http::request<boost::beast::http::empty_body> request(boost::beast::http::verb::get, url,
-                                                                        11);
+auto async_fetch(basic_multi<Executor>& multi, url_ref url, CompletionToken&& token) {
+    boost::beast::http::request<boost::beast::http::empty_body> request(boost::beast::http::verb::get,
+                                                                        url.text(), 11);
     return async_fetch(multi, std::move(request), options{}, std::forward<CompletionToken>(token));
 }
 
@@ -371,9 +371,9 @@ auto async_fetch(multi_pool& pool, boost::beast::http::request<RequestBody, Requ
 }
 
 template <class CompletionToken>
-auto async_fetch(multi_pool& pool, std::string_view url, CompletionToken&& token) {
-    boost::beast::http::request<boost::beast::http::empty_body> request(boost::beast::http::verb::get, url,
-                                                                        11);
+auto async_fetch(multi_pool& pool, url_ref url, CompletionToken&& token) {
+    boost::beast::http::request<boost::beast::http::empty_body> request(boost::beast::http::verb::get,
+                                                                        url.text(), 11);
     return async_fetch(pool, std::move(request), options{}, std::forward<CompletionToken>(token));
 }
 
