@@ -6,12 +6,15 @@
 #include <asiocurl/http/event_stream.hpp>
 #include <asiocurl/http/fetch.hpp>
 #include <asiocurl/http/fetch_error.hpp>
+#include <asiocurl/http/form.hpp>
+#include <asiocurl/http/multipart.hpp>
 #include <asiocurl/http/options.hpp>
 #include <asiocurl/http/progress.hpp>
 #include <asiocurl/http/response.hpp>
 #include <asiocurl/http/retry.hpp>
 #include <asiocurl/http/sse_parser.hpp>
 #include <asiocurl/http/stream.hpp>
+#include <asiocurl/http/url.hpp>
 #include <asiocurl/http/with_diagnostics.hpp>
 
 #endif

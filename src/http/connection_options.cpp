@@ -1,5 +1,8 @@
 // Credentials, where a connection goes, its local end, the stall detector and TLS material in memory.
 #include <asiocurl/http/detail/connection_options.hpp>
+#include <asiocurl/http/detail/exchange.hpp>
+
+#include <boost/beast/core/string.hpp>
 
 #include <arpa/inet.h>
 
@@ -136,6 +139,27 @@ bool valid_connect_to_entry(std::string_view entry) noexcept {
         !take_port(entry, connect_port, true))
         return false;
     return (port.empty() || valid_port(port)) && (connect_port.empty() || valid_port(connect_port));
+}
+
+error_code check_signed_body(const request_view& request, const options& opts, char* error_buffer) {
+    if (opts.auth.scheme != credentials::kind::aws_sigv4 || (!request.has_body && !request.form)) return {};
+    // curl's field is named after the second provider ("aws:amz:..." -> x-amz-...), or the first alone.
+    std::string_view provider = opts.auth.aws_provider;
+    if (const auto colon = provider.find(':'); colon != std::string_view::npos)
+        provider.remove_prefix(colon + 1);
+    provider = provider.substr(0, provider.find(':'));
+    if (provider.empty())
+        provider = std::string_view(opts.auth.aws_provider).substr(0, opts.auth.aws_provider.find(':'));
+    const std::string field = "x-" + std::string(provider) + "-content-sha256";
+    const bool has_hash = std::any_of(request.fields.begin(), request.fields.end(),
+                                      [&](const auto& f) { return boost::beast::iequals(f.first, field); });
+    if (has_hash) return {};
+    std::snprintf(
+        error_buffer, CURL_ERROR_SIZE,
+        "asiocurl: an AWS SigV4 request with a body needs its %s field (the body's SHA-256 in hex, or "
+        "UNSIGNED-PAYLOAD): curl would sign an empty body",
+        field.c_str());
+    return errc::invalid_argument;
 }
 
 error_code apply_connection_options(CURL* handle, const options& opts, connection_lists& lists,

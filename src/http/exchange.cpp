@@ -33,6 +33,8 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
         handle.lent_share = used;
     }
     follow_redirects_ = opts.follow_redirects;
+    server_challenges_ = opts.auth.scheme == credentials::kind::digest ? 1 : 0;
+    proxy_challenges_ = opts.proxy_auth.scheme == credentials::kind::digest ? 1 : 0;
     no_body_ = request.method == "HEAD";
     has_body_ = request.has_body;
     customized_ = static_cast<bool>(opts.customize);
@@ -47,8 +49,18 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
         if (applied) asiocurl::detail::reset_lent(handle);
         if (auto ec = apply_request_options(curl, request, opts, headers_, &handle)) return ec;
         if (reusable) handle.applied_options = std::make_shared<reusable_setup>(request, opts);
-        if (has_connection_options(opts))
+        if (has_connection_options(opts)) {
+            if (auto ec = check_signed_body(request, opts, handle.error_buffer)) return ec;
             if (auto ec = apply_connection_options(curl, opts, lists_, handle.error_buffer)) return ec;
+        }
+    }
+    if (request.form) {
+        error_code ec;
+        form_ = mime_form::build(handle, *request.form, ec);
+        if (ec) return ec;
+        curl_easy_setopt(curl, CURLOPT_MIMEPOST, form_->native());
+        if (request.method != "POST")
+            curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, std::string(request.method).c_str());
     }
     handle.keep_options = reusable;
     // The data callbacks are the exchange's, called directly (not through easy::set's forwarders): each
@@ -131,22 +143,37 @@ std::size_t exchange::header_callback(char* data, std::size_t size, std::size_t 
             x.status_ = line.status;
             x.version_ = line.version;
             x.location_ = false;
+            x.challenged_ = false;
             x.on_status(line.version, line.status, line.reason);
             break;
         case head_line::kind::field:
             if (boost::beast::iequals(line.name, "location")) x.location_ = true;
+            if (boost::beast::iequals(line.name,
+                                      x.status_ == 407 ? "proxy-authenticate" : "www-authenticate"))
+                x.challenged_ = true;
             x.on_field(line.name, line.value);
             break;
         case head_line::kind::end:
             // The one rule for every face: the final head ends with a blank line after a status of 200 or
             // more that is not a redirect curl follows (CONNECT responses of a proxy are suppressed).
-            if (x.status_ >= 200 && !is_followed_redirect(x.status_, x.location_, x.follow_redirects_))
+            if (x.status_ >= 200 && !is_followed_redirect(x.status_, x.location_, x.follow_redirects_) &&
+                !x.challenge_answered())
                 x.complete_head();
             break;
         case head_line::kind::other:
             break;
     }
     return x.handle_->aborted() ? CURL_WRITEFUNC_ERROR : length;
+}
+
+// Digest takes two requests: the first goes without credentials, and curl answers the server's (or proxy's)
+// 401 (407) challenge with a second one on its own, skipping the challenge's body. That first challenge is
+// not the final head; a second one is (curl does not try the same credentials again).
+bool exchange::challenge_answered() noexcept {
+    unsigned char& left = status_ == 401 ? server_challenges_ : proxy_challenges_;
+    if ((status_ != 401 && status_ != 407) || !challenged_ || left == 0) return false;
+    --left;
+    return true;
 }
 
 std::size_t exchange::write_callback(char* data, std::size_t size, std::size_t count, void* state) {
@@ -176,7 +203,7 @@ void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& 
                             .status = status_,
                             .failed = static_cast<bool>(ec),
                             .redirects_followed = follow_redirects_ || customized_,
-                            .body_sent = has_body_ || customized_},
+                            .body_sent = has_body_ || form_ || customized_},
                  target);
     if (progress_) progress_->end(state.handle);
     const error_code curls = ec;
@@ -189,6 +216,7 @@ void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& 
         headers_ = nullptr;
     }
     lists_.release(state.handle);
+    form_.reset();  // unbinds itself from the handle's CURLOPT_MIMEPOST
     handle_ = nullptr;
 }
 

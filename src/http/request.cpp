@@ -181,6 +181,8 @@ error_code set_target(CURL* handle, const request_view& request, const options& 
     for (const auto& [name, value] : request.fields) {
         if (!is_token(name) || has_line_break(value)) return errc::header_injection;
         if (is_managed_by_curl(name)) continue;
+        // curl writes a multipart body's Content-Type itself: only it knows the boundary.
+        if (request.form && iequals(name, "content-type")) continue;
         // "Name;" is curl's way to send a header with an empty value ("Name:" would remove it).
         line.assign(name);
         line += value.empty() ? ";" : ": ";
@@ -190,7 +192,9 @@ error_code set_target(CURL* handle, const request_view& request, const options& 
         headers = longer;
     }
     // curl would otherwise hold a body back for up to a second waiting for "100 Continue".
-    if (request.has_body) headers = curl_slist_append(headers, "Expect:");
+    // Not with AWS SigV4: curl 7.88 signs every header entry, this removal too, which is then never sent.
+    if ((request.has_body || request.form) && opts.auth.scheme != credentials::kind::aws_sigv4)
+        headers = curl_slist_append(headers, "Expect:");
     // customize may set CURLOPT_URL itself, which a CURLU would override.
     CURLcode code = set_url(handle, url, parsed, static_cast<bool>(opts.customize));
     // A handle comes to an exchange with no header list (the last one's end took its own back).
@@ -330,7 +334,7 @@ bool is_followed_redirect(unsigned status, bool has_location, bool follow_redire
 }
 
 bool reusable_setup::applies(const request_view& request, const options& opts) noexcept {
-    return !opts.customize && !opts.cookies && !opts.on_progress && !request.has_body &&
+    return !opts.customize && !opts.cookies && !opts.on_progress && !request.has_body && !request.form &&
            !(opts.share && opts.share->holds(CURL_LOCK_DATA_COOKIE)) && !has_connection_options(opts);
 }
 

@@ -337,10 +337,12 @@ std::string nginx_conf(const std::string& dir, unsigned short https_port, unsign
       << "        listen 127.0.0.1:" << https_port << " ssl http2;\n"
       << "        listen 127.0.0.1:" << http_port << ";\n"
       << "        listen 127.0.0.1:" << h2c_port << " http2;\n"
+      << "        listen " << quoted("unix:" + dir + "/http.sock") << ";\n"
       << "        server_name localhost;\n"
       << "        root " << quoted(dir + "/www") << ";\n"
       << "        location /slow/ { limit_rate 16k; }\n"
       << "        location = /__asiocurl_fixture { return 200 \"" << token << "\"; }\n"
+      << "        location = /server-address { return 200 \"$server_addr $http_host\\n\"; }\n"
       << "    }\n"
       << "}\n";
     return c.str();
@@ -418,6 +420,10 @@ std::string nginx_server::h2c_url(std::string_view path) const {
 
 std::string nginx_server::root() const {
     return dir_.path() + "/www";
+}
+
+std::string nginx_server::unix_socket_path() const {
+    return dir_.path() + "/http.sock";
 }
 
 bool nginx_server::start_once(const std::string& nginx, bool& port_taken) {

@@ -79,6 +79,7 @@ void write_file(const std::string& path, std::string_view content);  // throws s
 //               over HTTP/1.0 and through proxies)
 //   /slow/      sent at 16 KiB/s per request (limit_rate), so /slow/64k.bin takes about 4 s
 // keepalive_requests 100000 and http2_max_concurrent_streams 256, so neither cuts a test's connection short.
+//   /server-address  "<address the connection came in on> <Host field>\n": "unix:<path>" over the Unix socket
 // Anything else is nginx's own answer (404 for missing files, 405 for POST to a file).
 class nginx_server {
 public:
@@ -98,6 +99,8 @@ public:
     std::string http_url(std::string_view path) const;   // plain HTTP/1.1 (and 1.0)
     std::string h2c_url(std::string_view path) const;    // plain HTTP/2 with prior knowledge only
     std::string root() const;                            // the document root, so tests can add files
+    // The same server as http_url() on a Unix-domain socket (plain HTTP/1.1).
+    std::string unix_socket_path() const;
 
 private:
     bool start_once(const std::string& nginx, bool& port_taken);

@@ -1,5 +1,7 @@
 #include "test_server.hpp"
 
+#include "auth_check.hpp"
+#include "multipart_parser.hpp"
 #include "tls_material.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -298,6 +300,57 @@ private:
             if (auto type = req.find(http::field::content_type); type != req.end())
                 res.set(http::field::content_type, type->value());
             co_await send(res);
+        } else if (t.path == "/multipart") {
+            // Every part as the strict parser read it, one line each; 400 with the parser's reason otherwise.
+            const auto boundary = multipart_boundary(std::string_view(req[http::field::content_type]));
+            if (!boundary) {
+                co_await send_text(400, "no multipart/form-data boundary\n");
+                co_return keep_alive_;
+            }
+            const multipart_result parsed = parse_multipart(req.body(), *boundary);
+            if (!parsed.error.empty()) {
+                co_await send_text(400, parsed.error + "\n");
+                co_return keep_alive_;
+            }
+            std::string body;
+            for (const auto& part : parsed.parts)
+                body += "name=" + part.name + " filename=" + part.filename.value_or("-") +
+                        " type=" + part.content_type.value_or("-") + " " + digest(part.body) + "\n";
+            co_await send_text(200, std::move(body));
+        } else if (t.path == "/auth/digest") {
+            // RFC 7616 with digest_user/digest_password: a challenge until the Authorization answers it.
+            const std::string algorithm(t.param("sha256", 0) == 1 ? "SHA-256" : "MD5");
+            const std::string_view authorization = req[http::field::authorization];
+            const std::string why =
+                authorization.empty() ? std::string("no credentials")
+                                      : check_digest_authorization(authorization, req.method_string(),
+                                                                   req.target(), digest_user, digest_password,
+                                                                   "asiocurl-test", digest_nonce, algorithm);
+            if (why.empty()) {
+                co_await send_text(200, "digest ok\n");
+            } else {
+                http::response<http::string_body> res{http::status::unauthorized, 11, why + "\n"};
+                res.set(http::field::www_authenticate,
+                        digest_challenge("asiocurl-test", digest_nonce, algorithm));
+                co_await send(res);
+            }
+        } else if (t.route == "/sigv4") {
+            // AWS SigV4 of the request as received, recomputed with sigv4_access_key/sigv4_secret_key.
+            sigv4_request received{
+                std::string(req.method_string()), std::string(req.target()), {}, req.body()};
+            for (const auto& f : req)
+                received.headers.emplace_back(f.name_string(), f.value());
+            const std::string why =
+                check_sigv4(received, sigv4_access_key, sigv4_secret_key, sigv4_region, sigv4_service);
+            // Named, not a temporary of the co_await expression (g++ 12 destroys those twice).
+            std::string answer = why.empty() ? std::string("sigv4 ok\n") : why + "\n";
+            co_await send_text(why.empty() ? 200 : 403, std::move(answer));
+        } else if (t.route == "/echo-target") {
+            co_await send_text(200, std::string(req.target()));
+        } else if (t.path == "/peer") {
+            // The client's end of the connection, as this server sees it.
+            const auto peer = beast::get_lowest_layer(stream_).remote_endpoint();
+            co_await send_text(200, peer.address().to_string() + " " + std::to_string(peer.port()) + "\n");
         } else if (t.path == "/headers") {
             std::string body;
             for (const auto& f : req)

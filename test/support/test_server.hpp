@@ -13,6 +13,16 @@ namespace asiocurl::test {
 // tear down their io_context without affecting it. Routes:
 //   /bytes/N, /chunked/N?chunk=K, /close/N, /trickle/N?chunk=K&interval_ms=M, /stall, /status/CODE,
 //   /echo, /headers, /redirect/N, /redirect-to?url=ABSOLUTE, /set-cookie?NAME=VALUE; anything else is 404.
+//   /multipart   a multipart/form-data request read by a strict parser (multipart_parser.hpp): one line a
+//   part,
+//                "name=N filename=F|- type=T|- <digest of its body>", or 400 with the parser's reason
+//   /peer        "<client address> <client port>\n": the connection's far end as the server sees it
+//   /echo-target/...  the request target as received (path and query, still encoded)
+//   /auth/digest[?sha256=1]  HTTP Digest (MD5, or SHA-256) for digest_user/digest_password: 401 with a
+//   challenge
+//                until the request answers it (auth_check.hpp checks the response), then 200 "digest ok"
+//   /sigv4/...   AWS SigV4 recomputed from the request as received (sigv4_* below): 200 "sigv4 ok", else 403
+//                with the reason
 // Fault modes (plain and TLS alike; "part of the body" is `sent` bytes, N/2 by default):
 //   /stall                      reads the request, never answers (nothing before the status line)
 //   /stall-body/N?sent=K        Content-Length N, K bytes, then silence until the client goes away
@@ -71,6 +81,13 @@ private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };
+
+// The credentials /auth/digest and /sigv4 accept.
+inline constexpr std::string_view digest_user = "Mufasa", digest_password = "Circle of Life",
+                                  digest_nonce = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v";
+inline constexpr std::string_view sigv4_access_key = "AKIDEXAMPLE",
+                                  sigv4_secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                  sigv4_region = "us-east-1", sigv4_service = "service";
 
 // The deterministic body of /bytes, /chunked, /trickle and /close: byte i is
 // "0123456789abcdefghijklmnopqrstuvwxyz"[i % 36].

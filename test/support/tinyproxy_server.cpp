@@ -34,7 +34,10 @@ std::size_t count_lines_containing(const std::string& text, std::string_view nee
 
 }  // namespace
 
-tinyproxy_server::tinyproxy_server() : dir_("asiocurl-tinyproxy-", temp_base()) {
+tinyproxy_server::tinyproxy_server() : tinyproxy_server(basic_auth{}) {}
+
+tinyproxy_server::tinyproxy_server(basic_auth required)
+    : dir_("asiocurl-tinyproxy-", temp_base()), auth_(std::move(required)) {
     const std::string tinyproxy = detail::find_program("tinyproxy");
     if (tinyproxy.empty()) {
         throw std::runtime_error("tinyproxy_server: no tinyproxy binary (apt-get install tinyproxy)");
@@ -85,6 +88,7 @@ bool tinyproxy_server::start_once(const std::string& tinyproxy, bool& port_taken
          << "LogLevel Info\n"  // Info, for "Accepting connections" below; requests are logged at Connect
          << "MaxClients 256\n"
          << "Allow 127.0.0.1\n";
+    if (!auth_.user.empty()) conf << "BasicAuth " << auth_.user << " " << auth_.password << "\n";
     detail::write_file(dir + "/tinyproxy.conf", conf.str());
     std::filesystem::remove(log);
     detail::write_file(dir + "/stderr.log", "");

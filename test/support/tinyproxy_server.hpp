@@ -18,6 +18,11 @@ public:
     // port was taken meanwhile). Throws std::runtime_error with tinyproxy's output if it is missing or cannot
     // start.
     tinyproxy_server();
+    // The same, answering 407 to a client without these Basic credentials (tinyproxy's BasicAuth).
+    struct basic_auth {
+        std::string user, password;
+    };
+    explicit tinyproxy_server(basic_auth required);
     // SIGTERM (SIGKILL after 3 s), waits for tinyproxy to exit and removes the temp dir.
     ~tinyproxy_server();
     tinyproxy_server(const tinyproxy_server&) = delete;
@@ -39,6 +44,7 @@ private:
 
     detail::temp_dir dir_;  // declared before process_ so that tinyproxy is stopped before its files go
     detail::child_process process_;
+    basic_auth auth_;
     unsigned short port_ = 0;
 };
 

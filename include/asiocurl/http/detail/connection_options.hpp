@@ -14,6 +14,8 @@
 
 namespace asiocurl::http::detail {
 
+struct request_view;
+
 // Whether `opts` asks for any of them (the handle's options are then not kept for the next exchange).
 bool has_connection_options(const options& opts) noexcept;
 
@@ -29,6 +31,11 @@ struct connection_lists {
 // bytes), naming the option and entry but never a secret.
 error_code apply_connection_options(CURL* handle, const options& opts, connection_lists& lists,
                                     char* error_buffer);
+
+// AWS SigV4 with a request body: curl hashes only a CURLOPT_POSTFIELDS body (the exchange sends through the
+// read callback or curl's MIME API), so it would sign the hash of an empty one. It uses the request's own
+// "x-<provider>-content-sha256" field instead when there is one: without it, refused with a reason.
+error_code check_signed_body(const request_view& request, const options& opts, char* error_buffer);
 
 // "HOST:PORT:ADDRESS[,ADDRESS...]", with "+" (a cache entry that may time out) or "-" (a removal: then only
 // "-HOST:PORT") in front; addresses numeric, IPv6 in brackets. curl skips an entry of another shape with only

@@ -7,6 +7,7 @@
 
 #include <asiocurl/detail/easy_state.hpp>
 #include <asiocurl/http/detail/connection_options.hpp>
+#include <asiocurl/http/detail/mime_form.hpp>
 #include <asiocurl/http/options.hpp>
 #include <asiocurl/http/response.hpp>
 
@@ -33,6 +34,9 @@ struct request_view {
     // options::max_response_size applies (a fetch); a stream's reader bounds memory itself, and a limit meant
     // for whole bodies would cut streams that never end.
     bool size_limited = true;
+    // A multipart body (multipart_body): curl sends it from its MIME structure, not through the read
+    // callback.
+    const multipart* form = nullptr;
 };
 
 // The request's method, target and fields as the exchange reads them; its field list is reused by the
@@ -50,6 +54,7 @@ request_view& view_of(const boost::beast::http::request<Body, Fields>& request) 
     view.has_body = false;
     view.body_size.reset();
     view.size_limited = true;
+    view.form = nullptr;
     return view;
 }
 
@@ -108,15 +113,19 @@ private:
     static std::size_t write_callback(char* data, std::size_t size, std::size_t count, void* state);
     static std::size_t read_callback(char* data, std::size_t size, std::size_t count, void* state);
     void complete_head();
+    bool challenge_answered() noexcept;
 
     asiocurl::detail::easy_state* handle_ = nullptr;  // null once the transfer ended
     curl_slist* headers_ = nullptr;
     connection_lists lists_;
+    std::unique_ptr<mime_form> form_;
     std::shared_ptr<progress_reporter> progress_;
     unsigned status_ = 0;
-    unsigned version_ = 0;   // of the current head's status line
-    bool location_ = false;  // the current head has a Location field
-    bool has_body_ = false;  // the request's
+    unsigned version_ = 0;     // of the current head's status line
+    bool location_ = false;    // the current head has a Location field
+    bool challenged_ = false;  // the current head has a WWW-Authenticate (Proxy-Authenticate for a 407) field
+    unsigned char server_challenges_ = 0, proxy_challenges_ = 0;  // Digest challenges curl answers itself
+    bool has_body_ = false;                                       // the request's
     bool follow_redirects_ = false;
     bool customized_ = false;  // options::customize ran: it may have set any option (redirects, a body)
     bool no_body_ = false;     // a HEAD

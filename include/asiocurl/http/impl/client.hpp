@@ -148,7 +148,7 @@ public:
                               .error = ec,
                               .status = res.result_int(),
                               .request_sent = res.info.request_sent,
-                              .body_replayable = call_type::replayable,
+                              .body_replayable = call_type::replayable && body_replayable(c.request),
                               .retry_after = res.info.retry_after};
         retry_decision next;
         // A response below 400 is never retried but by retry_if: the common case decides nothing.

@@ -4,6 +4,7 @@
 #include <asiocurl/detail/block_cache.hpp>
 #include <asiocurl/detail/post_completion.hpp>
 #include <asiocurl/http/detail/exchange.hpp>
+#include <asiocurl/http/multipart.hpp>
 
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -54,6 +55,11 @@ public:
                      boost::asio::any_io_executor progress_executor) {
         request_view& view = view_of(request_);
         const auto size = request_.payload_size();
+        if constexpr (is_multipart_body<RequestBody>) {
+            view.form = &request_.body();
+            started_ = true;
+            return prepare(handle, view, opts, std::move(progress_executor));
+        }
         view.has_body = !std::is_same_v<RequestBody, boost::beast::http::empty_body> && (!size || *size > 0);
         if (size) view.body_size = *size;
         if (view.has_body) {
