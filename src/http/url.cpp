@@ -54,14 +54,21 @@ url_result<boost::urls::url_view> parse_url(std::string_view text) {
 
 url_result<boost::urls::url> make_url(std::string_view base, std::initializer_list<std::string_view> segments,
                                       std::initializer_list<query_param> query) {
+    return detail::make_url_from_parts(base, {segments.begin(), segments.size()},
+                                       {query.begin(), query.size()});
+}
+
+url_result<boost::urls::url> detail::make_url_from_parts(std::string_view base,
+                                                         std::span<const std::string_view> segments,
+                                                         std::span<const query_param> query) {
     auto parsed = parse_url(base);
     if (!parsed) return parsed.error();
     boost::urls::url url(*parsed);
     url.remove_fragment();
     auto path = url.segments();
     // "/v1/" ends in an empty segment: the first appended one takes its place rather than leaving "//".
-    if (segments.size() > 0 && !path.empty() && path.back().empty()) path.pop_back();
-    if (segments.size() > 0 && !url.is_path_absolute()) url.set_path_absolute(true);
+    if (!segments.empty() && !path.empty() && path.back().empty()) path.pop_back();
+    if (!segments.empty() && !url.is_path_absolute()) url.set_path_absolute(true);
     for (std::string_view segment : segments)
         path.push_back(segment);
     // Boost.URL leaves '+' and '=' as they are in a query, but a server that reads it as a form decodes '+'

@@ -15,8 +15,11 @@
 #include <cstddef>
 #include <initializer_list>
 #include <optional>
+#include <ranges>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace asiocurl::http {
 
@@ -76,11 +79,28 @@ url_result<boost::urls::url_view> parse_url(std::string_view text);
 url_result<boost::urls::url> make_url(std::string_view base, std::initializer_list<std::string_view> segments,
                                       std::initializer_list<query_param> query = {});
 
+/// The same with the segments and parameters in containers (`std::vector<std::string>`, ...).
+template <std::ranges::input_range Segments, std::ranges::input_range Query = std::span<const query_param>>
+url_result<boost::urls::url> make_url(std::string_view base, const Segments& segments,
+                                      const Query& query = {});
+
 namespace detail {
+url_result<boost::urls::url> make_url_from_parts(std::string_view base,
+                                                 std::span<const std::string_view> segments,
+                                                 std::span<const query_param> query);
+
 // Where a URL curl refused stops being one as RFC 3986 reads it; none when Boost.URL reads all of it (curl is
 // stricter in places: a port beyond 65535, a host name with characters DNS does not allow).
 std::optional<std::size_t> malformed_url_position(std::string_view text) noexcept;
 }  // namespace detail
+
+template <std::ranges::input_range Segments, std::ranges::input_range Query>
+url_result<boost::urls::url> make_url(std::string_view base, const Segments& segments, const Query& query) {
+    const std::vector<std::string_view> segment_views(std::ranges::begin(segments),
+                                                      std::ranges::end(segments));
+    const std::vector<query_param> params(std::ranges::begin(query), std::ranges::end(query));
+    return detail::make_url_from_parts(base, segment_views, params);
+}
 
 }  // namespace asiocurl::http
 

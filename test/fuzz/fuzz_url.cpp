@@ -1,0 +1,102 @@
+// libFuzzer target for the URL and query builders (http::parse_url, http::make_url, http::url_encoded_form).
+// Properties beyond "no crash, no sanitizer report": a refusal points inside the text; what make_url builds
+// parses again, and its segments and query parameters decode back to exactly what was given (a '/', '&', '=',
+// '#', '+' or '%' stays data); a form decodes back to its pairs.
+#include <asiocurl/http/form.hpp>
+#include <asiocurl/http/url.hpp>
+
+#include <boost/url/params_encoded_view.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+void check(bool property) {
+    if (!property) std::abort();
+}
+
+// The input's pieces, split at NUL: the first is a base URL (or, when the first byte is even, a fixed valid
+// one), then segments and name/value pairs alternately as the first byte's bits say.
+std::vector<std::string_view> pieces(std::string_view input) {
+    std::vector<std::string_view> out;
+    for (std::size_t at = 0;;) {
+        const auto nul = input.find('\0', at);
+        out.push_back(input.substr(at, nul == std::string_view::npos ? std::string_view::npos : nul - at));
+        if (nul == std::string_view::npos) return out;
+        at = nul + 1;
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return 0;
+    const std::uint8_t mode = data[0];
+    const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
+    const auto parts = pieces(input);
+
+    // Any text: accepted, or refused at an offset inside it.
+    if (auto parsed = asiocurl::http::parse_url(parts[0]); !parsed)
+        check(parsed.error().position <= parts[0].size());
+
+    const std::string_view base = mode % 2 == 0 ? std::string_view("https://api.test:8443/v1/") : parts[0];
+    std::vector<std::string_view> segments;
+    std::vector<asiocurl::http::query_param> query;
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+        if ((mode >> 1) % 2 == 0 && i + 1 < parts.size()) {
+            query.emplace_back(parts[i], parts[i + 1]);
+            ++i;
+        } else {
+            segments.push_back(parts[i]);
+        }
+    }
+    auto original = asiocurl::http::make_url(base, {});
+    if (!original) {
+        check(original.error().position <= base.size());
+        return 0;
+    }
+    // The base's segments and parameters that stay (a trailing empty segment gives way to the first new one).
+    const auto base_segments = original->segments();
+    const std::size_t segments_before =
+        base_segments.size() -
+        (!segments.empty() && !base_segments.empty() && base_segments.back().empty() ? 1 : 0);
+    const std::size_t params_before = original->params().size();
+    auto url = asiocurl::http::make_url(base, segments, query);
+    check(static_cast<bool>(url));
+    // What was built parses again, and decodes back.
+    check(static_cast<bool>(asiocurl::http::parse_url(url->buffer())));
+    std::vector<std::string> decoded_segments(url->segments().begin(), url->segments().end());
+    check(decoded_segments.size() == segments_before + segments.size());
+    for (std::size_t i = 0; i < segments.size(); ++i)
+        check(decoded_segments[segments_before + i] == segments[i]);
+    check(url->params().size() == params_before + query.size());
+    auto param = url->params().begin();
+    std::advance(param, static_cast<std::ptrdiff_t>(params_before));
+    for (const auto& given : query) {
+        const auto read = *param++;
+        check(read.key == given.key && read.value == given.value && read.has_value);
+    }
+
+    // A form of the same pairs decodes back with form decoding ('+' a space).
+    asiocurl::http::url_encoded_form form;
+    for (const auto& given : query)
+        form.add(given.key, given.value);
+    if (!query.empty()) {
+        const boost::urls::params_encoded_view encoded(form.encoded());
+        check(encoded.size() == query.size());
+        boost::urls::encoding_opts plus_is_space;
+        plus_is_space.space_as_plus = true;
+        auto read = encoded.begin();
+        for (const auto& given : query) {
+            const auto pair = *read++;
+            check(pair.key.decode(plus_is_space) == given.key &&
+                  pair.value.decode(plus_is_space) == given.value);
+        }
+    }
+    return 0;
+}
