@@ -46,6 +46,12 @@ url_result<boost::urls::url_view> parse_url(std::string_view text) {
     }
     auto url = boost::urls::parse_uri(text);
     if (!url) return refusal(text, url.error());
+    // RFC 3986 3.3: after an authority the path is empty or begins with '/' (Boost.URL 1.81 reads
+    // "http://[::1]." as that host and a path "."; found by fuzz_url).
+    if (const auto path = url->encoded_path();
+        url->has_authority() && !path.empty() && !path.starts_with('/'))
+        return url_error{make_error_code(boost::urls::grammar::error::invalid),
+                         static_cast<std::size_t>(path.data() - text.data())};
     if (!url->has_authority() || url->host().empty())
         return url_error{make_error_code(boost::urls::grammar::error::mismatch),
                          url->has_authority() ? url->scheme().size() + 3 : url->scheme().size() + 1};
@@ -63,26 +69,52 @@ url_result<boost::urls::url> detail::make_url_from_parts(std::string_view base,
                                                          std::span<const query_param> query) {
     auto parsed = parse_url(base);
     if (!parsed) return parsed.error();
-    boost::urls::url url(*parsed);
-    url.remove_fragment();
-    auto path = url.segments();
-    // "/v1/" ends in an empty segment: the first appended one takes its place rather than leaving "//".
-    if (!segments.empty() && !path.empty() && path.back().empty()) path.pop_back();
-    if (!segments.empty() && !url.is_path_absolute()) url.set_path_absolute(true);
-    for (std::string_view segment : segments)
-        path.push_back(segment);
+    const boost::urls::url_view& from = *parsed;
+    // Written as text and parsed once at the end: Boost.URL 1.81's in-place segment editing corrupts its
+    // own index on some paths ("/." then pop_back and push_back: a read past the buffer, found by fuzz_url).
+    std::string text;
+    if (from.has_scheme()) {
+        text += from.scheme();
+        text += ':';
+    }
+    if (from.has_authority()) {
+        text += "//";
+        text += from.encoded_authority();
+    }
+    text += from.encoded_path();
+    if (!segments.empty() && !text.ends_with('/')) text += '/';
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+        if (i > 0) text += '/';
+        // A segment of dots alone would be read as "this" or "the parent" directory: encoded, it stays a
+        // name.
+        if (segments[i] == "." || segments[i] == "..")
+            text += segments[i] == "." ? "%2E" : "%2E%2E";
+        else
+            text += boost::urls::encode(segments[i], boost::urls::unreserved_chars);
+    }
+    // Without an authority a path that begins "//" would be read as one ("//evil.example/x" as a target):
+    // an empty first segment on an empty path cannot be written.
+    if (!from.has_authority() && text.starts_with("//"))
+        return url_error{make_error_code(boost::urls::grammar::error::invalid), base.size()};
     // Boost.URL leaves '+' and '=' as they are in a query, but a server that reads it as a form decodes '+'
     // as a space, and some split a value at its '=': only unreserved characters go unencoded.
-    auto params = url.encoded_params();
+    // An empty query ("?") is dropped: it carries nothing, and Boost.URL reads it as one nameless parameter.
+    const bool had_query = from.has_query() && !from.encoded_query().empty();
+    if (had_query || !query.empty()) text += '?';
+    if (had_query) text += from.encoded_query();
+    bool first = !had_query;
     for (const query_param& param : query) {
-        const std::string key = boost::urls::encode(param.key, boost::urls::unreserved_chars);
-        if (param.has_value)
-            params.append({key, boost::urls::encode(param.value, boost::urls::unreserved_chars)});
-        else
-            params.append(
-                boost::urls::param_pct_view(boost::urls::param_view(key, boost::urls::no_value)));  // "?flag"
+        if (!first) text += '&';
+        first = false;
+        text += boost::urls::encode(param.key, boost::urls::unreserved_chars);
+        if (param.has_value) {  // else "?flag": a name without '='
+            text += '=';
+            text += boost::urls::encode(param.value, boost::urls::unreserved_chars);
+        }
     }
-    return url;
+    auto built = boost::urls::parse_uri_reference(text);
+    if (!built) return url_error{built.error(), 0};
+    return boost::urls::url(*built);
 }
 
 namespace detail {

@@ -48,6 +48,15 @@ TEST(url, a_target_in_origin_form_and_a_name_without_value) {
     EXPECT_EQ(bare->buffer(), "http://h/x");
 }
 
+TEST(url, a_target_never_begins_with_an_authority) {
+    // "//evil.example/x" as a request target would name a host: an empty first segment is refused there.
+    EXPECT_FALSE(http::make_url("/", {"", "evil.example", "x"}));
+    auto absolute = http::make_url("http://h/", {"", "x"});
+    ASSERT_TRUE(absolute);
+    EXPECT_EQ(absolute->buffer(), "http://h//x");
+    EXPECT_EQ(http::make_url("/v1/", {"..", "."})->buffer(), "/v1/%2E%2E/%2E");
+}
+
 TEST(url, a_malformed_one_is_refused_with_its_offset) {
     struct bad {
         std::string_view text;
@@ -63,6 +72,8 @@ TEST(url, a_malformed_one_is_refused_with_its_offset) {
         EXPECT_EQ(http::detail::malformed_url_position(text), position) << text;
     }
     EXPECT_FALSE(http::parse_url("mailto:someone@example.com")) << "no host";
+    ASSERT_FALSE(http::parse_url("http://[::1].")) << "a path after an authority begins with '/'";
+    EXPECT_EQ(http::parse_url("http://[::1].").error().position, 12u);
     EXPECT_FALSE(http::detail::malformed_url_position("https://example.com/fine?q=1"));
 }
 
