@@ -148,7 +148,9 @@ std::size_t exchange::header_callback(char* data, std::size_t size, std::size_t 
             break;
         case head_line::kind::field:
             if (boost::beast::iequals(line.name, "location")) x.location_ = true;
-            if (boost::beast::iequals(line.name,
+            // Only a challenge's own fields are compared: this runs for every field of every response.
+            if ((x.status_ == 401 || x.status_ == 407) &&
+                boost::beast::iequals(line.name,
                                       x.status_ == 407 ? "proxy-authenticate" : "www-authenticate"))
                 x.challenged_ = true;
             x.on_field(line.name, line.value);

@@ -202,7 +202,7 @@ void stream_core::on_status(unsigned version, unsigned status, std::string_view 
     fields_added_ = false;
     response_.version(version);
     response_.result(status);
-    response_.reason(reason);
+    set_reason(response_, reason);
 }
 
 void stream_core::on_field(std::string_view name, std::string_view value) {

@@ -5,6 +5,7 @@
 
 #include <asiocurl/http/sse_parser.hpp>
 #include <asiocurl/http/stream.hpp>
+#include <asiocurl/http/url.hpp>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -56,7 +57,8 @@ class basic_event_stream {
 public:
     using executor_type = Executor;
 
-    basic_event_stream(basic_multi<Executor>& multi, std::string url, options opts = {},
+    /// `url`: text or a Boost.URL `url` / `url_view`.
+    basic_event_stream(basic_multi<Executor>& multi, url_ref url, options opts = {},
                        event_stream_options settings = {});
     basic_event_stream(const basic_event_stream&) = delete;
     basic_event_stream& operator=(const basic_event_stream&) = delete;

@@ -15,10 +15,10 @@
 namespace asiocurl::http {
 
 template <class Executor>
-basic_event_stream<Executor>::basic_event_stream(basic_multi<Executor>& multi, std::string url, options opts,
+basic_event_stream<Executor>::basic_event_stream(basic_multi<Executor>& multi, url_ref url, options opts,
                                                  event_stream_options settings)
     : multi_(&multi),
-      url_(std::move(url)),
+      url_(url.text()),
       options_(std::move(opts)),
       settings_(settings),
       parser_(settings.max_event_size),

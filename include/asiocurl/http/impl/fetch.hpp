@@ -97,7 +97,7 @@ private:
         fields_added_ = false;
         result.version(version);
         result.result(status);
-        result.reason(reason);
+        set_reason(result, reason);
     }
     void on_field(std::string_view name, std::string_view value) override {
         result.insert(name, value);
