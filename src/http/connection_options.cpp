@@ -90,20 +90,18 @@ long curl_auth_bit(credentials::kind kind) {
     return 0;
 }
 
-bool valid_credentials(const credentials& c) {
-    return !has_nul_or_line_break(c.user) && !has_nul_or_line_break(c.secret) &&
-           !has_nul_or_line_break(c.aws_provider);
+bool valid_credentials(const std::optional<credentials>& c) {
+    return !c || (!has_nul_or_line_break(c->user) && !has_nul_or_line_break(c->secret) &&
+                  !has_nul_or_line_break(c->aws_provider));
 }
 
 }  // namespace
 
 bool has_connection_options(const options& o) noexcept {
-    return o.auth.scheme != credentials::kind::none || o.proxy_auth.scheme != credentials::kind::none ||
-           !o.no_proxy.empty() || !o.resolve.empty() || !o.connect_to.empty() ||
-           !o.unix_socket_path.empty() || o.ip != ip_version::any || !o.local_interface.empty() ||
-           o.local_port != 0 || o.low_speed.bytes_per_second != 0 || !o.tls.ca_pem.empty() ||
-           !o.tls.client_certificate_pem.empty() || !o.tls.client_key_pem.empty() ||
-           !o.tls.key_password.empty();
+    return o.auth || o.proxy_auth || o.no_proxy || !o.resolve.empty() || !o.connect_to.empty() ||
+           o.unix_socket_path || o.ip != ip_version::any || o.local_interface || o.local_port != 0 ||
+           o.low_speed.bytes_per_second != 0 || o.tls.ca_pem || o.tls.client_certificate_pem ||
+           o.tls.client_key_pem || o.tls.key_password;
 }
 
 void connection_lists::release(CURL* handle) noexcept {
@@ -142,14 +140,16 @@ bool valid_connect_to_entry(std::string_view entry) noexcept {
 }
 
 error_code check_signed_body(const request_view& request, const options& opts, char* error_buffer) {
-    if (opts.auth.scheme != credentials::kind::aws_sigv4 || (!request.has_body && !request.form)) return {};
+    if (!opts.auth || opts.auth->scheme != credentials::kind::aws_sigv4 ||
+        (!request.has_body && !request.form))
+        return {};
     // curl's field is named after the second provider ("aws:amz:..." -> x-amz-...), or the first alone.
-    std::string_view provider = opts.auth.aws_provider;
+    std::string_view provider = opts.auth->aws_provider;
     if (const auto colon = provider.find(':'); colon != std::string_view::npos)
         provider.remove_prefix(colon + 1);
     provider = provider.substr(0, provider.find(':'));
     if (provider.empty())
-        provider = std::string_view(opts.auth.aws_provider).substr(0, opts.auth.aws_provider.find(':'));
+        provider = std::string_view(opts.auth->aws_provider).substr(0, opts.auth->aws_provider.find(':'));
     const std::string field = "x-" + std::string(provider) + "-content-sha256";
     const bool has_hash = std::any_of(request.fields.begin(), request.fields.end(),
                                       [&](const auto& f) { return boost::beast::iequals(f.first, field); });
@@ -175,11 +175,10 @@ error_code apply_connection_options(CURL* handle, const options& opts, connectio
     };
     if (!valid_credentials(opts.auth) || !valid_credentials(opts.proxy_auth))
         return refuse("credentials with CR, LF or NUL");
-    if (opts.auth.scheme == credentials::kind::aws_sigv4 && opts.auth.aws_provider.empty())
+    if (opts.auth && opts.auth->scheme == credentials::kind::aws_sigv4 && opts.auth->aws_provider.empty())
         return refuse("aws_sigv4 credentials need a provider (\"aws:amz:REGION:SERVICE\")");
-    if (opts.proxy_auth.scheme != credentials::kind::none &&
-        opts.proxy_auth.scheme != credentials::kind::basic &&
-        opts.proxy_auth.scheme != credentials::kind::digest)
+    if (opts.proxy_auth && opts.proxy_auth->scheme != credentials::kind::basic &&
+        opts.proxy_auth->scheme != credentials::kind::digest)
         return refuse("options::proxy_auth takes basic or digest credentials");
     if (opts.low_speed.bytes_per_second != 0 && opts.low_speed.time.count() <= 0)
         return refuse("options::low_speed needs a time above zero");
@@ -189,17 +188,18 @@ error_code apply_connection_options(CURL* handle, const options& opts, connectio
     auto set = [&](CURLoption option, auto value) {
         if (code == CURLE_OK) code = curl_easy_setopt(handle, option, value);
     };
-    auto set_text = [&](CURLoption option, const std::string& value) {
-        if (!value.empty()) set(option, value.c_str());
+    auto set_text = [&](CURLoption option, const std::optional<std::string>& value) {
+        if (value) set(option, value->c_str());
     };
-    auto set_blob = [&](CURLoption option, const std::string& pem) {
-        if (pem.empty()) return;
+    auto set_blob = [&](CURLoption option, const std::optional<std::string>& pem) {
+        if (!pem) return;
         // Copied by curl: the options need not outlive the call.
-        curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+        curl_blob blob{const_cast<char*>(pem->data()), pem->size(), CURL_BLOB_COPY};
         set(option, &blob);
     };
 
-    if (const auto& a = opts.auth; a.scheme != credentials::kind::none) {
+    if (opts.auth && opts.auth->scheme != credentials::kind::none) {
+        const credentials& a = *opts.auth;
         if (a.scheme == credentials::kind::bearer) {
             set(CURLOPT_XOAUTH2_BEARER, a.secret.c_str());
         } else {
@@ -211,7 +211,8 @@ error_code apply_connection_options(CURL* handle, const options& opts, connectio
         else
             set(CURLOPT_HTTPAUTH, curl_auth_bit(a.scheme));
     }
-    if (const auto& a = opts.proxy_auth; a.scheme != credentials::kind::none) {
+    if (opts.proxy_auth && opts.proxy_auth->scheme != credentials::kind::none) {
+        const credentials& a = *opts.proxy_auth;
         set(CURLOPT_PROXYUSERNAME, a.user.c_str());
         set(CURLOPT_PROXYPASSWORD, a.secret.c_str());
         set(CURLOPT_PROXYAUTH, curl_auth_bit(a.scheme));
@@ -247,8 +248,8 @@ error_code apply_connection_options(CURL* handle, const options& opts, connectio
     set_blob(CURLOPT_CAINFO_BLOB, opts.tls.ca_pem);
     set_blob(CURLOPT_SSLCERT_BLOB, opts.tls.client_certificate_pem);
     set_blob(CURLOPT_SSLKEY_BLOB, opts.tls.client_key_pem);
-    if (!opts.tls.client_certificate_pem.empty()) set(CURLOPT_SSLCERTTYPE, "PEM");
-    if (!opts.tls.client_key_pem.empty()) set(CURLOPT_SSLKEYTYPE, "PEM");
+    if (opts.tls.client_certificate_pem) set(CURLOPT_SSLCERTTYPE, "PEM");
+    if (opts.tls.client_key_pem) set(CURLOPT_SSLKEYTYPE, "PEM");
     set_text(CURLOPT_KEYPASSWD, opts.tls.key_password);
     return code == CURLE_OK ? error_code{} : make_error_code(code);
 }

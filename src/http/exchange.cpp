@@ -33,8 +33,8 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
         handle.lent_share = used;
     }
     follow_redirects_ = opts.follow_redirects;
-    server_challenges_ = opts.auth.scheme == credentials::kind::digest ? 1 : 0;
-    proxy_challenges_ = opts.proxy_auth.scheme == credentials::kind::digest ? 1 : 0;
+    server_challenges_ = opts.auth && opts.auth->scheme == credentials::kind::digest ? 1 : 0;
+    proxy_challenges_ = opts.proxy_auth && opts.proxy_auth->scheme == credentials::kind::digest ? 1 : 0;
     no_body_ = request.method == "HEAD";
     has_body_ = request.has_body;
     customized_ = static_cast<bool>(opts.customize);

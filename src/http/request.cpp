@@ -193,7 +193,8 @@ error_code set_target(CURL* handle, const request_view& request, const options& 
     }
     // curl would otherwise hold a body back for up to a second waiting for "100 Continue".
     // Not with AWS SigV4: curl 7.88 signs every header entry, this removal too, which is then never sent.
-    if ((request.has_body || request.form) && opts.auth.scheme != credentials::kind::aws_sigv4)
+    if ((request.has_body || request.form) &&
+        !(opts.auth && opts.auth->scheme == credentials::kind::aws_sigv4))
         headers = curl_slist_append(headers, "Expect:");
     // customize may set CURLOPT_URL itself, which a CURLU would override.
     CURLcode code = set_url(handle, url, parsed, static_cast<bool>(opts.customize));
