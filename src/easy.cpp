@@ -75,6 +75,10 @@ void reset_lent(easy_state& state) noexcept {
     curl_easy_setopt(state.handle, CURLOPT_SHARE, static_cast<CURLSH*>(nullptr));
     curl_easy_setopt(state.handle, CURLOPT_COOKIEFILE, static_cast<char*>(nullptr));
     curl_easy_setopt(state.handle, CURLOPT_COOKIELIST, "ALL");
+    // curl_easy_reset forgets CURLOPT_RESOLVE's list but not the pointer the next transfer start reads
+    // (data->state.resolve, cleared only when the list is loaded or set again): a list set by a transfer that
+    // never started would be read freed by the next one.
+    curl_easy_setopt(state.handle, CURLOPT_RESOLVE, static_cast<curl_slist*>(nullptr));
     curl_easy_reset(state.handle);
     state.callbacks = {};
     state.applied_options.reset();

@@ -117,7 +117,7 @@ bool valid_resolve_entry(std::string_view entry) noexcept {
     const bool removal = entry.front() == '-';
     if (removal || entry.front() == '+') entry.remove_prefix(1);
     std::string_view host, port;
-    if (!take_host(entry, host) || host.empty()) return false;
+    if (!take_host(entry, host) || host.empty() || host.front() == '[') return false;
     if (removal) return take_port(entry, port, true) && valid_port(port);
     if (!take_port(entry, port, false) || !valid_port(port) || entry.empty()) return false;
     while (!entry.empty()) {

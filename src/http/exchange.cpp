@@ -12,9 +12,35 @@
 #include <algorithm>
 
 namespace asiocurl::http::detail {
+namespace {
+
+// "stale=true" (any case, quoted or not) among a Digest challenge's parameters.
+bool contains_stale_true(std::string_view value) noexcept {
+    for (std::size_t at = 0; (at = value.find('=', at)) != std::string_view::npos; ++at) {
+        std::size_t name_end = at;
+        while (name_end > 0 && value[name_end - 1] == ' ')
+            --name_end;
+        if (name_end < 5 || !boost::beast::iequals(value.substr(name_end - 5, 5), "stale")) continue;
+        std::string_view rest = value.substr(at + 1);
+        while (!rest.empty() && (rest.front() == ' ' || rest.front() == '"'))
+            rest.remove_prefix(1);
+        if (rest.size() >= 4 && boost::beast::iequals(rest.substr(0, 4), "true")) return true;
+    }
+    return false;
+}
+
+}  // namespace
 
 error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request_view& request,
                              const options& opts, boost::asio::any_io_executor progress_executor) {
+    const error_code ec = set_up(handle, request, opts, std::move(progress_executor));
+    // Refused: the handle goes back to the multi now, and nothing of this exchange's may stay on it.
+    if (ec) let_go_of(handle);
+    return ec;
+}
+
+error_code exchange::set_up(asiocurl::detail::easy_state& handle, const request_view& request,
+                            const options& opts, boost::asio::any_io_executor progress_executor) {
     handle_ = &handle;
     // Before the handle is given the share: refused, nothing of the share's is touched. A share that holds
     // cookies serves one executor's transfers at a time (share.hpp).
@@ -55,6 +81,13 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
         }
     }
     if (request.form) {
+        if (request.method == "GET" || request.method == "HEAD") {
+            std::snprintf(
+                handle.error_buffer, sizeof handle.error_buffer,
+                "asiocurl: a multipart body goes with POST, PUT or another method that sends one, not %s",
+                request.method == "GET" ? "GET" : "HEAD");
+            return errc::invalid_argument;
+        }
         error_code ec;
         form_ = mime_form::build(handle, *request.form, ec);
         if (ec) return ec;
@@ -101,9 +134,25 @@ error_code exchange::prepare(asiocurl::detail::easy_state& handle, const request
 }
 
 exchange::~exchange() {
+    // Let go of on every path that reached the multi (ended, refused, abandoned): what is left was never on a
+    // handle, or its handle died with the operation.
     curl_slist_free_all(headers_);
-    // Not ended (refused, or cancelled before it began): the multi resets the handle, which reads no list.
     lists_.release(nullptr);
+}
+
+void exchange::let_go_of(asiocurl::detail::easy_state& state) noexcept {
+    if (headers_) {
+        curl_easy_setopt(state.handle, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));  // freed next
+        curl_slist_free_all(headers_);
+        headers_ = nullptr;
+    }
+    lists_.release(state.handle);
+    form_.reset();  // unbinds itself from the handle's CURLOPT_MIMEPOST
+    handle_ = nullptr;
+}
+
+void exchange::on_transfer_abandoned(asiocurl::detail::easy_state& state) noexcept {
+    let_go_of(state);
 }
 
 // From what curl parsed (Curl_http_size, when the head ends): -1 when there is no length (chunked, or a
@@ -144,6 +193,7 @@ std::size_t exchange::header_callback(char* data, std::size_t size, std::size_t 
             x.version_ = line.version;
             x.location_ = false;
             x.challenged_ = false;
+            x.stale_ = false;
             x.on_status(line.version, line.status, line.reason);
             break;
         case head_line::kind::field:
@@ -151,8 +201,11 @@ std::size_t exchange::header_callback(char* data, std::size_t size, std::size_t 
             // Only a challenge's own fields are compared: this runs for every field of every response.
             if ((x.status_ == 401 || x.status_ == 407) &&
                 boost::beast::iequals(line.name,
-                                      x.status_ == 407 ? "proxy-authenticate" : "www-authenticate"))
+                                      x.status_ == 407 ? "proxy-authenticate" : "www-authenticate")) {
                 x.challenged_ = true;
+                // RFC 7616 3.3: the credentials were right but the nonce had expired; curl answers again.
+                if (contains_stale_true(line.value)) x.stale_ = true;
+            }
             x.on_field(line.name, line.value);
             break;
         case head_line::kind::end:
@@ -173,8 +226,10 @@ std::size_t exchange::header_callback(char* data, std::size_t size, std::size_t 
 // not the final head; a second one is (curl does not try the same credentials again).
 bool exchange::challenge_answered() noexcept {
     unsigned char& left = status_ == 401 ? server_challenges_ : proxy_challenges_;
-    if ((status_ != 401 && status_ != 407) || !challenged_ || left == 0) return false;
-    --left;
+    if ((status_ != 401 && status_ != 407) || !challenged_ || (left == 0 && !stale_)) return false;
+    // A stale nonce is answered again with the same credentials (curl's digest.c: only a challenge that is
+    // not stale after one was answered ends the negotiation).
+    if (!stale_) --left;
     return true;
 }
 
@@ -212,14 +267,7 @@ void exchange::on_transfer_end(asiocurl::detail::easy_state& state, error_code& 
     on_end(ec);
     if (ec != curls) target.error_message = ec.message();  // the face's verdict, not curl's text
     // The handle goes back to the multi's idle pool now: nothing of this exchange may touch it afterwards.
-    if (headers_) {
-        curl_easy_setopt(state.handle, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));  // freed next
-        curl_slist_free_all(headers_);
-        headers_ = nullptr;
-    }
-    lists_.release(state.handle);
-    form_.reset();  // unbinds itself from the handle's CURLOPT_MIMEPOST
-    handle_ = nullptr;
+    let_go_of(state);
 }
 
 void exchange::report_end_of_progress() {

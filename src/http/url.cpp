@@ -84,13 +84,12 @@ url_result<boost::urls::url> detail::make_url_from_parts(std::string_view base,
     text += from.encoded_path();
     if (!segments.empty() && !text.ends_with('/')) text += '/';
     for (std::size_t i = 0; i < segments.size(); ++i) {
-        if (i > 0) text += '/';
-        // A segment of dots alone would be read as "this" or "the parent" directory: encoded, it stays a
-        // name.
+        // "." and ".." would be read as "this" and "the parent" directory, and encoded ("%2E") they are the
+        // same to a server (RFC 3986 6.2.2.2): a segment cannot be one.
         if (segments[i] == "." || segments[i] == "..")
-            text += segments[i] == "." ? "%2E" : "%2E%2E";
-        else
-            text += boost::urls::encode(segments[i], boost::urls::unreserved_chars);
+            return url_error{make_error_code(boost::urls::grammar::error::invalid), base.size()};
+        if (i > 0) text += '/';
+        text += boost::urls::encode(segments[i], boost::urls::unreserved_chars);
     }
     // Without an authority a path that begins "//" would be read as one ("//evil.example/x" as a target):
     // an empty first segment on an empty path cannot be written.

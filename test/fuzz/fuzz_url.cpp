@@ -7,6 +7,7 @@
 
 #include <boost/url/params_encoded_view.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -71,8 +72,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (!segments.empty() && !base_segments.empty() && base_segments.back().empty() ? 1 : 0);
     const std::size_t params_before = original->params().size();
     auto url = asiocurl::http::make_url(base, segments, query);
-    if (!url) {  // only a target whose path would begin "//" (read as an authority) is refused
-        check(!original->has_authority() && !segments.empty() && segments.front().empty());
+    if (!url) {  // only a dot segment, or a target whose path would begin "//" (read as an authority)
+        const bool dot_segment = std::any_of(segments.begin(), segments.end(), [](std::string_view segment) {
+            return segment == "." || segment == "..";
+        });
+        check(dot_segment || (!original->has_authority() && !segments.empty() && segments.front().empty()));
         return 0;
     }
     // What was built parses again, and decodes back.

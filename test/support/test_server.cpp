@@ -334,6 +334,27 @@ private:
                         digest_challenge("asiocurl-test", digest_nonce, algorithm));
                 co_await send(res);
             }
+        } else if (t.path == "/auth/digest-stale") {
+            // Right credentials on the first nonce get a fresh nonce with stale=true (RFC 7616 3.3), as a
+            // server whose nonces expire answers; right ones on the fresh nonce get 200.
+            static constexpr std::string_view fresh_nonce = "fresh-nonce-2";
+            const std::string_view authorization = req[http::field::authorization];
+            auto valid_for = [&](std::string_view nonce) {
+                return !authorization.empty() &&
+                       check_digest_authorization(authorization, req.method_string(), req.target(),
+                                                  digest_user, digest_password, "asiocurl-test", nonce, "MD5")
+                           .empty();
+            };
+            if (valid_for(fresh_nonce)) {
+                co_await send_text(200, "digest ok after stale\n");
+            } else {
+                const bool stale = valid_for(digest_nonce);
+                http::response<http::string_body> res{http::status::unauthorized, 11, "challenge\n"};
+                res.set(http::field::www_authenticate,
+                        stale ? digest_challenge("asiocurl-test", fresh_nonce, "MD5") + ", stale=true"
+                              : digest_challenge("asiocurl-test", digest_nonce, "MD5"));
+                co_await send(res);
+            }
         } else if (t.route == "/sigv4") {
             // AWS SigV4 of the request as received, recomputed with sigv4_access_key/sigv4_secret_key.
             sigv4_request received{

@@ -21,6 +21,7 @@ namespace asiocurl::test {
 //   /auth/digest[?sha256=1]  HTTP Digest (MD5, or SHA-256) for digest_user/digest_password: 401 with a
 //   challenge
 //                until the request answers it (auth_check.hpp checks the response), then 200 "digest ok"
+//   /auth/digest-stale  the same, but the first right answer gets a fresh nonce with stale=true, then 200
 //   /sigv4/...   AWS SigV4 recomputed from the request as received (sigv4_* below): 200 "sigv4 ok", else 403
 //                with the reason
 // Fault modes (plain and TLS alike; "part of the body" is `sent` bytes, N/2 by default):

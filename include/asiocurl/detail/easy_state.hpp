@@ -41,6 +41,10 @@ struct easy_state;
 class transfer_observer {
 public:
     virtual void on_transfer_end(easy_state& state, error_code& ec) noexcept = 0;
+    // The transfer will not run (refused or cancelled before it reached curl): the observer lets go of what
+    // the handle points at while the handle is still its, before the handle goes back to the idle pool,
+    // where another thread's exchange may take it while this one's is being destroyed.
+    virtual void on_transfer_abandoned(easy_state&) noexcept {}
 
 protected:
     ~transfer_observer() = default;

@@ -51,7 +51,10 @@ struct tls_options {
 
 /// Credentials that curl turns into the request's Authorization (or Proxy-Authorization) field. curl sends
 /// them to the URL's own scheme, host and port only: a redirect elsewhere goes without them. They never
-/// appear in an error message, a `request_log` entry or `transfer_info`.
+/// appear in an error message, a `request_log` entry or `transfer_info`. They do go to whatever URL the
+/// request itself names: an `http::client` whose defaults carry them sends them to any absolute URL a call
+/// gives. AWS SigV4 signs a body only through its `x-amz-content-sha256` field (a request with a body and
+/// without it is refused); a multipart body, whose boundary curl chooses, can only say "UNSIGNED-PAYLOAD".
 struct credentials {
     enum class kind {
         none,
@@ -110,7 +113,10 @@ struct options {
     // ---- where a connection goes ----
     /// "HOST:PORT:ADDRESS[,ADDRESS...]" (an IPv6 address in brackets): HOST:PORT connects to these addresses
     /// without a DNS lookup; the URL, the Host field and TLS keep the name (CURLOPT_RESOLVE). An entry of
-    /// another shape is refused (`errc::invalid_argument`) rather than ignored as curl would.
+    /// another shape is refused before anything is sent (`errc::invalid_argument`, naming the entry). As
+    /// curl's option does, the entries go into the DNS cache of the multi (or share) the fetch runs on: later
+    /// fetches there to the same HOST:PORT use them too, and so may the connections they opened. To pin one
+    /// request only, use `connect_to`.
     std::vector<std::string> resolve{};
     /// "HOST:PORT:CONNECT_HOST:CONNECT_PORT" (any part empty: any host, the same port...): a connection for
     /// HOST:PORT goes to CONNECT_HOST:CONNECT_PORT, the request still names HOST (CURLOPT_CONNECT_TO): how a

@@ -9,6 +9,7 @@
 #include <boost/system/result.hpp>
 #include <boost/system/system_error.hpp>
 #include <boost/url/param.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -28,11 +29,16 @@ namespace asiocurl::http {
 /// text must outlive the call that takes it (it is copied into the request before that call returns).
 class url_ref {
 public:
-    url_ref(const char* text) noexcept
-        : text_(text) {}  // NOLINT(google-explicit-constructor): a parameter type
+    url_ref(const char* text) noexcept  // NOLINT(google-explicit-constructor): a parameter type
+        : text_(text ? text : "") {}
     url_ref(std::string_view text) noexcept : text_(text) {}    // NOLINT(google-explicit-constructor)
     url_ref(const std::string& text) noexcept : text_(text) {}  // NOLINT(google-explicit-constructor)
-    url_ref(const boost::urls::url_view_base& url) noexcept     // NOLINT(google-explicit-constructor)
+    /// Boost's own string views: `url.encoded_resource()`, a `pct_string_view`, `core::string_view`.
+    url_ref(boost::core::string_view text) noexcept  // NOLINT(google-explicit-constructor)
+        : text_(text.data(), text.size()) {}
+    url_ref(const boost::urls::pct_string_view& text) noexcept  // NOLINT(google-explicit-constructor)
+        : text_(text.data(), text.size()) {}
+    url_ref(const boost::urls::url_view_base& url) noexcept  // NOLINT(google-explicit-constructor)
         : text_(url.buffer().data(), url.buffer().size()) {}
     std::string_view text() const noexcept { return text_; }
 
@@ -96,9 +102,22 @@ std::optional<std::size_t> malformed_url_position(std::string_view text) noexcep
 
 template <std::ranges::input_range Segments, std::ranges::input_range Query>
 url_result<boost::urls::url> make_url(std::string_view base, const Segments& segments, const Query& query) {
-    const std::vector<std::string_view> segment_views(std::ranges::begin(segments),
-                                                      std::ranges::end(segments));
-    const std::vector<query_param> params(std::ranges::begin(query), std::ranges::end(query));
+    // Copied: a range may make its elements on the fly (`ids | std::views::transform(to_string)`), and a view
+    // of one would outlive it.
+    std::vector<std::string> owned_segments;
+    for (auto&& segment : segments)
+        owned_segments.emplace_back(std::string_view(segment));
+    std::vector<std::pair<std::string, std::optional<std::string>>> owned_params;
+    for (auto&& item : query) {
+        const query_param param(item);
+        owned_params.emplace_back(
+            std::string(param.key),
+            param.has_value ? std::optional<std::string>(std::string(param.value)) : std::nullopt);
+    }
+    const std::vector<std::string_view> segment_views(owned_segments.begin(), owned_segments.end());
+    std::vector<query_param> params;
+    for (const auto& [key, value] : owned_params)
+        params.push_back(value ? query_param(key, *value) : query_param(key, boost::urls::no_value));
     return detail::make_url_from_parts(base, segment_views, params);
 }
 

@@ -152,7 +152,10 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, compl
             failure = errc::cookie_jar_in_use;
     }
     if (failure) {
-        if (state && state->lent) take_back(*state, failure);
+        if (state && state->lent) {
+            if (state->transfer.observer) state->transfer.observer->on_transfer_abandoned(*state);
+            take_back(*state, failure);
+        }
         return post_completion(executor_, std::move(handler), failure, route);
     }
 
@@ -199,6 +202,7 @@ void multi_core<Engine>::start(easy_state& state) {
                                  t.serial < cancelled_below_.load(std::memory_order_acquire);
     if (t.orphaned || cancelled_early || shut_down_.load(std::memory_order_relaxed)) {
         const error_code aborted = boost::asio::error::operation_aborted;
+        if (t.observer) t.observer->on_transfer_abandoned(state);
         complete(state, aborted);
         if (t.orphaned)
             destroy_orphan(&state);
@@ -211,6 +215,7 @@ void multi_core<Engine>::start(easy_state& state) {
     if (!reserve_running_slot()) {
         std::snprintf(state.error_buffer, CURL_ERROR_SIZE, "asiocurl: no memory for the transfer table");
         const error_code no_memory = make_error_code(CURLE_OUT_OF_MEMORY);
+        if (t.observer) t.observer->on_transfer_abandoned(state);
         complete(state, no_memory);
         if (state.lent) take_back(state, no_memory);
         return;

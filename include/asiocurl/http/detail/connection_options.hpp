@@ -38,8 +38,10 @@ error_code apply_connection_options(CURL* handle, const options& opts, connectio
 error_code check_signed_body(const request_view& request, const options& opts, char* error_buffer);
 
 // "HOST:PORT:ADDRESS[,ADDRESS...]", with "+" (a cache entry that may time out) or "-" (a removal: then only
-// "-HOST:PORT") in front; addresses numeric, IPv6 in brackets. curl skips an entry of another shape with only
-// a verbose-log line, so a typo would send the request wherever DNS says.
+// "-HOST:PORT") in front; addresses numeric, an IPv6 one with or without brackets; HOST a name or an IPv4
+// address (curl 7.88 cannot read a bracketed IPv6 host, 8.x can: refused for both). curl fails a transfer on
+// a malformed entry only once it starts, and ignores a malformed removal with a verbose-log line: checked
+// here, a mistake is named before anything happens.
 bool valid_resolve_entry(std::string_view entry) noexcept;
 // "HOST:PORT:CONNECT_HOST:CONNECT_PORT", any part empty, ports 1-65535 when given, an IPv6 host in brackets.
 bool valid_connect_to_entry(std::string_view entry) noexcept;

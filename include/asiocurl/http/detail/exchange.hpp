@@ -74,6 +74,7 @@ public:
 
     // transfer_observer: on the multi's executor, with the handle still this exchange's.
     void on_transfer_end(asiocurl::detail::easy_state& state, error_code& ec) noexcept override;
+    void on_transfer_abandoned(asiocurl::detail::easy_state& state) noexcept override;
 
     // The last progress report (`done`), on the operation's executor before its handler runs.
     void report_end_of_progress();
@@ -113,6 +114,11 @@ private:
     static std::size_t write_callback(char* data, std::size_t size, std::size_t count, void* state);
     static std::size_t read_callback(char* data, std::size_t size, std::size_t count, void* state);
     void complete_head();
+    // Takes off the handle, and frees, what it points at that is this exchange's (header, resolve and
+    // connect-to lists, the MIME structure): at the transfer's end, or when it will not run.
+    void let_go_of(asiocurl::detail::easy_state& state) noexcept;
+    error_code set_up(asiocurl::detail::easy_state& handle, const request_view& request, const options& opts,
+                      boost::asio::any_io_executor progress_executor);
     bool challenge_answered() noexcept;
 
     asiocurl::detail::easy_state* handle_ = nullptr;  // null once the transfer ended
@@ -121,9 +127,11 @@ private:
     std::unique_ptr<mime_form> form_;
     std::shared_ptr<progress_reporter> progress_;
     unsigned status_ = 0;
-    unsigned version_ = 0;     // of the current head's status line
-    bool location_ = false;    // the current head has a Location field
-    bool challenged_ = false;  // the current head has a WWW-Authenticate (Proxy-Authenticate for a 407) field
+    unsigned version_ = 0;   // of the current head's status line
+    bool location_ = false;  // the current head has a Location field
+    bool challenged_ = false;
+    bool stale_ = false;  // the challenge says stale=true  // the current head has a WWW-Authenticate
+                          // (Proxy-Authenticate for a 407) field
     unsigned char server_challenges_ = 0, proxy_challenges_ = 0;  // Digest challenges curl answers itself
     bool has_body_ = false;                                       // the request's
     bool follow_redirects_ = false;
