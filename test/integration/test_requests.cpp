@@ -60,6 +60,10 @@ public:
         at.sin_family = AF_INET;
         at.sin_port = htons(port);
         at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        // A port of a connection closed a moment ago (TIME_WAIT) can be had all the same; a listener's
+        // cannot.
+        const int reuse = 1;
+        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
         bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&at), sizeof at) == 0;
         socklen_t length = sizeof at;
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&at), &length);
@@ -101,6 +105,21 @@ protected:
         return out;
     }
 
+    // One GET through an http::client, to completion.
+    outcome call(http::client& client, http::url_ref url) {
+        outcome out;
+        client.async_get(url, [&](error_code ec, http::response<> res) {
+            out.ec = ec;
+            out.res = std::move(res);
+            ++out.calls;
+        });
+        EXPECT_EQ(out.calls, 0) << "completed inside the initiating call";
+        EXPECT_TRUE(test::run_until(
+            ioc, [&] { return out.calls > 0; }, 20s));
+        EXPECT_EQ(out.calls, 1);
+        return out;
+    }
+
     static bhttp::request<bhttp::empty_body> get(http::url_ref url) {
         return bhttp::request<bhttp::empty_body>(bhttp::verb::get, url.text(), 11);
     }
@@ -113,14 +132,7 @@ TEST_F(request_test, a_url_built_from_parts_arrives_encoded_and_decodes_back) {
         http::make_url(server.url("/echo-target"), {"a/b c", "ü"}, {{"q", "x&y=z+1 #"}, {"page", "2"}})
             .value();
     http::client client(*m);
-    outcome out;
-    client.async_get(url, [&](error_code ec, http::response<> res) {
-        out.ec = ec;
-        out.res = std::move(res);
-        ++out.calls;
-    });
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return out.calls > 0; }, 20s));
+    const auto out = call(client, url);
     ASSERT_FALSE(out.ec) << out.ec.message();
     const auto received = boost::urls::parse_origin_form(out.res.body());
     ASSERT_TRUE(received) << out.res.body();
@@ -411,17 +423,6 @@ TEST_F(request_test, secrets_stay_out_of_errors_and_the_request_log) {
         defaults.middleware.push_back(std::make_shared<http::request_log>(
             [&](const http::log_entry& e) { logged.push_back(e.to_string()); }));
         return http::client(*m, defaults);
-    };
-    auto call = [&](http::client& client, const std::string& url) {
-        outcome out;
-        client.async_get(url, [&](error_code ec, http::response<> res) {
-            out.ec = ec;
-            out.res = std::move(res);
-            ++out.calls;
-        });
-        EXPECT_TRUE(test::run_until(
-            ioc, [&] { return out.calls > 0; }, 20s));
-        return out;
     };
     auto expect_hidden = [&](const outcome& out, const char* what) {
         const http::fetch_error failure(out.ec, out.res.info.error_message, out.res.info.effective_url);
