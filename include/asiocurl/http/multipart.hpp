@@ -68,17 +68,25 @@ private:
 
 /// The Beast body type of a multipart request: `request<multipart_body> req{verb::post, "/upload", 11};
 /// req.body().add_text("title", "x");` then `async_fetch` or `http::client::async_fetch` as with any body.
-/// curl produces the bytes itself (CURLOPT_MIMEPOST), so Beast cannot serialize it: `http::stream` refuses it
-/// (`errc::invalid_argument`).
+/// curl produces the bytes itself (CURLOPT_MIMEPOST): it has no Beast writer, so Beast cannot serialize it (a
+/// compile error), and `http::stream` refuses it (`errc::invalid_argument`).
 struct multipart_body {
     using value_type = multipart;
+};
 
-    // Beast's BodyWriter shape, for the types that name one; never asked for bytes by a fetch.
-    class writer {
-    public:
+namespace detail {
+// The writer a fetch keeps for its request body: the body's own, and for a multipart body (which curl
+// sends itself) one that is never asked for bytes.
+template <class Body>
+struct request_body_writer {
+    using type = typename Body::writer;
+};
+template <>
+struct request_body_writer<multipart_body> {
+    struct type {
         using const_buffers_type = boost::asio::const_buffer;
         template <bool isRequest, class Fields>
-        writer(const boost::beast::http::header<isRequest, Fields>&, const value_type&) {}
+        type(const boost::beast::http::header<isRequest, Fields>&, const multipart&) {}
         void init(error_code& ec) { ec = errc::invalid_argument; }
         boost::optional<std::pair<const_buffers_type, bool>> get(error_code& ec) {
             ec = errc::invalid_argument;
@@ -87,7 +95,6 @@ struct multipart_body {
     };
 };
 
-namespace detail {
 // A request body curl sends from a part list (multipart_body): the exchange builds curl's MIME structure.
 template <class Body>
 inline constexpr bool is_multipart_body = std::is_same_v<Body, multipart_body>;

@@ -166,7 +166,7 @@ private:
     bool started_ = false;
     bool fields_added_ = false;
 
-    std::optional<typename RequestBody::writer> writer_;
+    std::optional<typename request_body_writer<RequestBody>::type> writer_;
     std::vector<boost::asio::const_buffer> pending_;  // produced by the writer, not yet copied to curl
     std::size_t pending_index_ = 0, pending_offset_ = 0;
     bool source_done_ = false;

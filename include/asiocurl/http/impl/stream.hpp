@@ -2,6 +2,7 @@
 #define ASIOCURL_HTTP_IMPL_STREAM_HPP
 
 #include <asiocurl/detail/block_cache.hpp>
+#include <asiocurl/http/multipart.hpp>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -20,7 +21,9 @@ namespace detail {
 template <class Body, class Fields>
 std::string whole_body(boost::beast::http::request<Body, Fields>& request, error_code& ec) {
     std::string out;
-    if constexpr (!std::is_same_v<Body, boost::beast::http::empty_body>) {
+    if constexpr (is_multipart_body<Body>) {
+        ec = errc::invalid_argument;  // curl's MIME API makes its bytes: a fetch sends it, a stream cannot
+    } else if constexpr (!std::is_same_v<Body, boost::beast::http::empty_body>) {
         typename Body::writer source(request.base(), request.body());
         source.init(ec);
         while (!ec) {
