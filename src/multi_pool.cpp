@@ -270,6 +270,7 @@ multi_stats multi_pool::stats() const {
         sum.live_registrations += one.live_registrations;
         sum.parked_registrations += one.parked_registrations;
         sum.registrations_reused += one.registrations_reused;
+        sum.reregistered_for_reading += one.reregistered_for_reading;
         sum.registration_failures += one.registration_failures;
         sum.closed_before_remove += one.closed_before_remove;
         sum.pause_calls += one.pause_calls;

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -424,7 +425,8 @@ TEST_F(scripted, readiness_of_one_direction_while_both_are_awaited_still_reaches
 
 // Whether `fd` is in an epoll set of this process (the fixture's io_context is its only one): read from
 // /proc/self/fdinfo of each eventpoll descriptor, the kernel's own view, not Asio's.
-bool epoll_watches(int fd) {
+// The events `fd` is watched for there (EPOLLIN, EPOLLOUT, ...), or -1.
+long epoll_events_of(int fd) {
     for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
         std::error_code ec;
         const auto target = std::filesystem::read_symlink(entry.path(), ec);
@@ -432,10 +434,15 @@ bool epoll_watches(int fd) {
         std::ifstream info("/proc/self/fdinfo/" + entry.path().filename().string());
         for (std::string line; std::getline(info, line);) {
             int watched = -1;
-            if (std::sscanf(line.c_str(), "tfd: %d", &watched) == 1 && watched == fd) return true;
+            unsigned events = 0;
+            if (std::sscanf(line.c_str(), "tfd: %d events: %x", &watched, &events) == 2 && watched == fd)
+                return static_cast<long>(events);
         }
     }
-    return false;
+    return -1;
+}
+bool epoll_watches(int fd) {
+    return epoll_events_of(fd) >= 0;
 }
 
 // A socket made by the glue's open-socket callback, as curl would have it made, connected to a peer that the
@@ -479,6 +486,120 @@ struct glue_socket {
     }
     static inline int next = 0;
 };
+
+// ---- rule 6, reading alone: a connected socket is not watched for writing ----
+
+// curl waits to write while a socket connects (or while a request does not fit the send buffer), then only
+// to read. Asio's epoll reactor keeps EPOLLOUT in a descriptor's mask once a write wait was queued on it, and
+// re-arms that mask for every read wait: a connected socket is writable, so every read wait then woke the
+// reactor with an EPOLLOUT no wait asked for (2.2 spurious events a trickled transfer, 1.9x the bare loop's
+// epoll_wait calls). Once curl wants to read alone, the socket is watched for reading alone.
+TEST_F(scripted, a_socket_that_connected_is_watched_for_reading_alone) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    engine.on_add = [&](CURL*) { engine.socket_cb(h, fd, CURL_POLL_OUT); };
+    engine.on_action = [&](curl_socket_t s, int events) {
+        if (s != fd) return;
+        if (events == CURL_CSELECT_OUT) return (void)engine.socket_cb(h, fd, CURL_POLL_IN);
+        socket.drain();
+        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+        engine.finish(h, CURLE_OK);
+    };
+    core->initiate(handle.state(), done.handler(), on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return actions_on(fd) == 1; }, std::chrono::seconds(5)));
+    ioc.run_for(std::chrono::milliseconds(20));
+    const long events = epoll_events_of(fd);
+    ASSERT_GE(events, 0) << "the socket left epoll";
+    EXPECT_TRUE(events & EPOLLIN);
+    EXPECT_FALSE(events & EPOLLOUT) << "a socket curl only reads from is still watched for writing";
+    EXPECT_EQ(actions_on(fd), 1);
+    EXPECT_EQ(core->stats().reregistered_for_reading, 1u);
+    socket.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)))
+        << "readiness was lost when the socket was watched afresh";
+    EXPECT_FALSE(done.ec);
+    EXPECT_EQ(actions_on(fd), 2);
+    EXPECT_EQ(core->stats().registrations_created, 1u);
+    EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
+}
+
+// The switch happens with a read wait queued (curl wanted both directions) and a byte already there: the byte
+// still reaches curl, once.
+TEST_F(scripted, readiness_at_the_switch_to_reading_alone_is_not_lost) {
+    easy handle;
+    CURL* h = handle.native_handle();
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    const std::string chunk(65536, 'x');
+    while (::write(fd, chunk.data(), chunk.size()) > 0) {}  // never writable: the OUT wait stays queued
+    engine.on_add = [&](CURL*) {
+        engine.socket_cb(h, fd, CURL_POLL_INOUT);
+        engine.timer_cb(0);
+    };
+    std::vector<int> seen;
+    engine.on_action = [&](curl_socket_t s, int events) {
+        if (s == CURL_SOCKET_TIMEOUT) {
+            socket.poke();
+            engine.socket_cb(h, fd, CURL_POLL_IN);
+            return;
+        }
+        seen.push_back(events);
+        socket.drain();
+        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+        engine.finish(h, CURLE_OK);
+    };
+    core->initiate(handle.state(), done.handler(), on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)))
+        << "the byte that arrived at the switch was never reported";
+    ioc.run_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen.front(), CURL_CSELECT_IN);
+    EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
+}
+
+// Rule 7 on the switch: the reactor refuses the socket when it is watched afresh (its number was closed
+// behind the glue's back): only the transfer that reported it fails, later and from outside curl.
+TEST_F(scripted, a_socket_refused_at_the_switch_to_reading_alone_fails_only_its_own_transfer) {
+    easy failing, healthy;
+    CURL* f = failing.native_handle();
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    socket_pair pair;
+    engine.on_add = [&](CURL* h) {
+        if (h == f) engine.socket_cb(f, fd, CURL_POLL_OUT);
+        if (h == healthy.native_handle()) engine.socket_cb(h, pair.local, CURL_POLL_IN);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == fd) {
+            ::close(fd);  // not through the callback; epoll forgets it with the close
+            engine.socket_cb(f, fd, CURL_POLL_IN);
+        } else if (s == pair.local) {
+            pair.drain();
+            engine.finish(healthy.native_handle(), CURLE_OK);
+        }
+    };
+    core->initiate(healthy.state(), healthy_done.handler(), on_the_multi);
+    core->initiate(failing.state(), failing_done.handler(), on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return failing_done.done(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(failing_done.ec, errc::socket_registration);
+    EXPECT_EQ(core->stats().registration_failures, 1u);
+    EXPECT_FALSE(healthy_done.done()) << "the healthy transfer was failed too";
+    pair.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return healthy_done.done(); }, std::chrono::seconds(5)));
+    EXPECT_FALSE(healthy_done.ec);
+    EXPECT_EQ(failing_done.calls, 1);
+    EXPECT_EQ(healthy_done.calls, 1);
+}
 
 // Keep-alive as curl 7.88 does it: the first transfer connects (OUT), reads (IN), REMOVEs the socket and
 // keeps the connection; the next reports the same socket with no socketp. The registration is parked, not

@@ -47,8 +47,10 @@ struct socket_registration {
     bool opened_by_glue = false;  // the open-socket callback made this very socket (checked by inode)
     bool read_wanted = false;     // curl asked to read it at least once: it carries a connection
     bool parked = false;          // removed by curl, kept registered until curl reports or closes it
-    bool merge_posted = false;    // an act_on of the collected readiness is queued
-    int merged_events = 0;        // CURL_CSELECT_* bits collected for it
+    bool watched_for_writing = false;   // a write wait was queued: Asio keeps EPOLLOUT in the mask for good
+    bool merge_posted = false;          // an act_on of the collected readiness is queued
+    int merged_events = 0;              // CURL_CSELECT_* bits collected for it
+    std::uint32_t wait_generation = 0;  // moves on when queued waits are cancelled or dropped
     socket_registration* held_prev = nullptr;  // list of registrations curl holds
     socket_registration* held_next = nullptr;
     // curl's reference (or, parked, the core's) plus one per outstanding wait; only touched on the multi's
@@ -163,6 +165,7 @@ private:
     void arm(registration& reg);
     // Releases the descriptor; a parked registration's last reference may go with it.
     void retire(registration& reg);
+    bool watch_for_reading_alone(registration& reg, CURL* easy);
     bool parkable(const registration& reg) const noexcept;
     void park(registration& reg) noexcept;
     // For a socket curl reports without a socketp: its parked registration, back in curl's hands, or null.

@@ -53,7 +53,8 @@ private:
 template <class Engine>
 struct multi_core<Engine>::wait_handler {
     boost::intrusive_ptr<registration> reg;
-    int direction;  // CURL_CSELECT_IN or CURL_CSELECT_OUT
+    int direction;             // CURL_CSELECT_IN or CURL_CSELECT_OUT
+    std::uint32_t generation;  // the registration's wait_generation when the wait was queued
 
     // Every wait's operation from the thread's block cache: Asio's own recycling keeps two blocks, and with
     // a wait per connection the rest went to aligned_alloc (about one a transfer at 16 in flight).
@@ -64,6 +65,9 @@ struct multi_core<Engine>::wait_handler {
         // A cancelled wait's flag was cleared by whoever cancelled it (park, retire): a wait started since
         // keeps its own.
         if (ec == boost::asio::error::operation_aborted) return;
+        // Completed before a cancel took effect, its readiness is older than the interest or registration
+        // that replaced it; the flag belongs to a wait queued since.
+        if (generation != reg->wait_generation) return;
         (direction == CURL_CSELECT_IN ? reg->waiting_in : reg->waiting_out) = false;
         if (!reg->retired) reg->owner->on_socket_ready(*reg, direction, ec);
     }
@@ -620,6 +624,8 @@ int multi_core<Engine>::on_socket(CURL* easy, curl_socket_t fd, int what, void* 
     }
     reg->wanted = what;
     if (what & CURL_POLL_IN) reg->read_wanted = true;
+    if (what == CURL_POLL_IN && reg->watched_for_writing && !self.watch_for_reading_alone(*reg, easy))
+        return 0;
     self.arm(*reg);
     return 0;
 }
@@ -693,14 +699,46 @@ void multi_core<Engine>::arm(registration& reg) {
     // Rule 6: one outstanding wait per wanted direction (CURL_POLL_INOUT: two).
     if ((reg.wanted & CURL_POLL_IN) && !reg.waiting_in) {
         reg.waiting_in = true;
-        reg.descriptor.async_wait(boost::asio::posix::descriptor_base::wait_read,
-                                  wait_handler{boost::intrusive_ptr<registration>(&reg), CURL_CSELECT_IN});
+        reg.descriptor.async_wait(
+            boost::asio::posix::descriptor_base::wait_read,
+            wait_handler{boost::intrusive_ptr<registration>(&reg), CURL_CSELECT_IN, reg.wait_generation});
     }
     if ((reg.wanted & CURL_POLL_OUT) && !reg.waiting_out) {
         reg.waiting_out = true;
-        reg.descriptor.async_wait(boost::asio::posix::descriptor_base::wait_write,
-                                  wait_handler{boost::intrusive_ptr<registration>(&reg), CURL_CSELECT_OUT});
+        reg.watched_for_writing = true;
+        reg.descriptor.async_wait(
+            boost::asio::posix::descriptor_base::wait_write,
+            wait_handler{boost::intrusive_ptr<registration>(&reg), CURL_CSELECT_OUT, reg.wait_generation});
     }
+}
+
+// Rule 6, reading alone. Asio's epoll reactor registers a descriptor edge-triggered and, once a write wait
+// was queued on it, keeps EPOLLOUT in its mask for good; every later read wait re-arms that mask
+// (EPOLL_CTL_MOD, epoll_reactor::start_op), and a connected socket is writable, so every read wait woke the
+// reactor with an event no wait asked for. When curl goes from writing (a connect, a request larger than the
+// send buffer) to reading alone, the descriptor is registered afresh, for reading: three syscalls once a
+// connection (DEL, ADD, and Asio's FIONBIO at the next wait) instead of a wake-up a read. Nothing is lost:
+// ADD reports a socket that is readable already.
+template <class Engine>
+bool multi_core<Engine>::watch_for_reading_alone(registration& reg, CURL* easy) {
+    reg.descriptor.release();  // the queued waits complete aborted
+    ++reg.wait_generation;     // and any completed but not yet run are ignored
+    reg.waiting_in = reg.waiting_out = false;
+    reg.watched_for_writing = false;
+    error_code ec;
+    reg.descriptor.assign(reg.fd, ec);
+    if (!ec) {
+        ++stats_.reregistered_for_reading;
+        return true;
+    }
+    // Rule 7, as for a first registration the reactor refuses.
+    forget_live(reg);
+    --stats_.live_registrations;
+    reg.failed = true;
+    reg.retired = true;
+    ++stats_.registration_failures;
+    fail_transfer_later(easy, ec, reg.fd);
+    return false;
 }
 
 template <class Engine>
@@ -839,6 +877,7 @@ void multi_core<Engine>::park(registration& reg) noexcept {
     if (reg.waiting_in || reg.waiting_out) {
         error_code ignored;
         reg.descriptor.cancel(ignored);
+        ++reg.wait_generation;
         reg.waiting_in = reg.waiting_out = false;
     }
     intrusive_ptr_add_ref(&reg);
