@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every figure of docs/benchmarks.md, measured again on this machine, then the plots:
 #   bench/measure.sh            # ~30 minutes on 2 cores; run it on a quiet machine
+#   bench/measure.sh --no-pool  # ~20 minutes: the pool's figures (raw/pool-*) are left as they are
 #   bench/plot.py               # the plots alone, from the raw output already in the tree
 # Builds the benchmark clients (Release, no sanitizers) against both libcurls, runs ../shared/bench's
 # compare.py (median of 5) and instructions.py, and bench/trickle_sweep.py, writing their output to
@@ -72,8 +73,10 @@ measure_pool() {  # measure_pool LABEL BUILD_DIR [BENCH_CURL_PREFIX]
 
 measure 7.88 build/release
 measure 8 build/release-curl8 "$PWD/build/curl8/root/usr"
-measure_pool 7.88 build/release
-measure_pool 8 build/release-curl8 "$PWD/build/curl8/root/usr"
+if [ "${1:-}" != --no-pool ]; then
+    measure_pool 7.88 build/release
+    measure_pool 8 build/release-curl8 "$PWD/build/curl8/root/usr"
+fi
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
     echo "commit: $(git rev-parse --short HEAD)"
