@@ -24,6 +24,13 @@ for preset in release release-curl8; do
         asiocurl_http_client_stats
 done
 
+# compare.py exits 1 when any client failed a workload (beast_client fails h1-16m-c4 by design: its
+# body limit); the table it printed says which, so that is a result, not a reason to stop. Anything else is.
+tolerate_failed_runs() {
+    local status=$?
+    [ "$status" -eq 1 ] || exit "$status"
+}
+
 measure() {  # measure LABEL BUILD_DIR [BENCH_CURL_PREFIX]
     local label=$1 dir=$2 prefix=${3:-}
     local args=()
@@ -31,7 +38,8 @@ measure() {  # measure LABEL BUILD_DIR [BENCH_CURL_PREFIX]
     local env=(BENCH_BUILD="${BENCH_BUILD:-/tmp/asiocurl-bench-baselines}-$label")
     [ -n "$prefix" ] && env+=(BENCH_CURL_PREFIX="$prefix")
     echo "== curl $label: compare.py"
-    env "${env[@]}" python3 "$shared/compare.py" "${args[@]}" --reps 5 | tee "$raw/compare-$label.txt"
+    env "${env[@]}" python3 "$shared/compare.py" "${args[@]}" --reps 5 | tee "$raw/compare-$label.txt" ||
+        tolerate_failed_runs
     echo "== curl $label: instructions.py"
     for workload in h1-1k-c16 h2-1k-c16; do
         env "${env[@]}" python3 "$shared/instructions.py" --no-serve "${args[@]}" --workload "$workload"
@@ -62,7 +70,7 @@ measure_pool() {  # measure_pool LABEL BUILD_DIR [BENCH_CURL_PREFIX]
     echo "== curl $label: the pool, compare.py"
     env "${env[@]}" python3 "$shared/compare.py" --client "$named/asiocurl_pool_1t" --client \
         "$named/asiocurl_pool_2t" --client "$named/asiocurl_pool_2t_rr" --client "$dir/bench/asiocurl_fetch_client" \
-        --only h1-1k-c16,h1-1k-c256,h2-1k-c16 --reps 5 | tee "$raw/pool-compare-$label.txt"
+        --only h1-1k-c16,h1-1k-c256,h2-1k-c16 --reps 5 | tee "$raw/pool-compare-$label.txt" || tolerate_failed_runs
     echo "== curl $label: the pool, Connection: close over TLS"
     {
         BENCH_BIN=$dir/bench bash bench/tls_close.sh
