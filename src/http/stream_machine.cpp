@@ -108,12 +108,14 @@ stream_machine::actions stream_machine::request_write(const buffer_list<boost::a
         out.refuse(op::write, aerror::operation_not_supported);
     else if (finishing_)
         out.refuse(op::write, aerror::shut_down);
+    // Before the end: curl may end the transfer as soon as it has the declared bytes, and a write past them
+    // is the caller's mistake whether or not that end has been learnt yet.
+    else if (from.size() != 0 && upload_size_ && uploaded_ >= *upload_size_)
+        out.refuse(op::write, errc::upload_size_mismatch);
     else if (done_)
         out.refuse(op::write, transfer_error_ ? transfer_error_ : error_code(aerror::broken_pipe));
     else if (from.size() == 0)
         out.refuse(op::write, {});
-    else if (upload_size_ && uploaded_ >= *upload_size_)
-        out.refuse(op::write, errc::upload_size_mismatch);
     else {
         write_from_ = from;
         waiting_for(op::write) = true;

@@ -278,7 +278,7 @@ public:
 
     // ---- called by the transfer's callbacks and handlers, on the multi's executor ----
     void on_transfer_callback() {
-        if (killed_.load()) callbacks_after_kill_.fetch_add(1);
+        if (kill_in_effect_.load()) callbacks_after_kill_.fetch_add(1);
     }
     void body_arrived(std::size_t n) {
         received_ += n;
@@ -356,6 +356,9 @@ private:
     std::size_t received_ = 0;
     std::size_t accepted_before_ = 0;
     std::atomic<bool> fired_{false}, killed_{false};
+    // Callbacks are counted from here: the kill itself, or for a signal emitted on another thread, the moment
+    // its relay (posted to the executor by the emit) has run there, before which curl may still call back.
+    std::atomic<bool> kill_in_effect_{false};
     std::atomic<int> callbacks_after_kill_{0};
     std::thread other_thread_;
 };
@@ -468,6 +471,8 @@ void run::fire() {
     }
     fired_ = true;
     kill();
+    // Posted after the emit's relay from this thread: the executor runs it after the relay.
+    asio::post(executor_, [this] { kill_in_effect_ = true; });
 }
 
 // On the executor, just before the kill: whether a read waits, with a buffer in which a byte written
@@ -481,6 +486,7 @@ void run::note_stream_at_kill() {
 
 void run::kill() {
     killed_ = true;
+    if (!(c_.p == place::other_thread && c_.is_signal())) kill_in_effect_ = true;
     switch (c_.v) {
         case victim::easy:
             perform_.reset();

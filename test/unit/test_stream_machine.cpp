@@ -343,6 +343,22 @@ TEST(stream_machine, a_declared_upload_size_is_enforced) {
     EXPECT_FALSE(f.ec);
 }
 
+TEST(stream_machine, a_write_past_the_declared_size_is_refused_as_such_after_the_transfer_ended) {
+    // The server may answer, and curl end the transfer, as soon as it has the declared bytes: the caller's
+    // next write is still a write past the length it declared, whenever the end is learnt.
+    machine m(64 * 1024, largest_write);
+    m.start(true, 5, {});
+    const std::string bytes = "abcde";
+    m.request_write(from(bytes));
+    machine::actions a;
+    char out[16];
+    EXPECT_EQ(m.on_read(out, sizeof out, a), 5u);
+    m.on_done({});
+    EXPECT_EQ(only(m.request_write(from("x"))).ec, errc::upload_size_mismatch);
+    // An empty write past the end is not a write past the length.
+    EXPECT_EQ(only(m.request_write(from(""))).ec, aerror::broken_pipe);
+}
+
 TEST(stream_machine, writes_after_the_end_fail_with_its_error_or_broken_pipe) {
     machine m(64 * 1024, largest_write);
     m.start(true, std::nullopt, {});
