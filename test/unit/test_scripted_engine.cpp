@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,11 @@ protected:
     completion done, failing_done, healthy_done, first_done, second_done;
 
     void TearDown() override {
+        if (!core) {  // a test destroyed the multi (and its engine) itself
+            ioc.run_for(std::chrono::milliseconds(10));
+            EXPECT_TRUE(fds.settled());
+            return;
+        }
         core->shutdown();
         ioc.run_for(std::chrono::milliseconds(20));
         EXPECT_EQ(engine.recursive_calls, 0) << "the glue called curl from inside a curl callback";
@@ -393,6 +399,86 @@ TEST_F(scripted, readable_and_writable_at_once_is_one_action_with_both_bits) {
     ioc.run_for(std::chrono::milliseconds(20));
     ASSERT_EQ(seen.size(), 1u) << "curl heard one readiness twice";
     EXPECT_EQ(seen.front(), CURL_CSELECT_IN | CURL_CSELECT_OUT);
+}
+
+// The Asio contract lets a completion run from another handler on its executor: those a turn makes run at
+// its end, once curl has returned, before anything the turn posted (no post, scheduler round and
+// epoll_wait(0) each). A handler may destroy the multi there; the turn's other completions still run, once.
+TEST_F(scripted, completions_of_one_turn_run_at_its_end_and_survive_a_handler_destroying_the_multi) {
+    easy first_handle, second_handle;
+    CURL* first = first_handle.native_handle();
+    CURL* second = second_handle.native_handle();
+    bool posted_by_the_turn_ran = false;
+    bool first_saw_the_post = true;
+    int second_calls = 0;
+    error_code second_ec = boost::asio::error::would_block;
+    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s != CURL_SOCKET_TIMEOUT) return;
+        boost::asio::post(ioc, [&] { posted_by_the_turn_ran = true; });
+        engine.finish(first, CURLE_OK);
+        engine.finish(second, CURLE_OK);
+    };
+    core->initiate(
+        first_handle.state(),
+        [&](error_code ec) {
+            EXPECT_FALSE(ec);
+            first_saw_the_post = posted_by_the_turn_ran;
+            core->shutdown();
+            core.reset();  // the last reference but the turn's own
+        },
+        on_the_multi);
+    core->initiate(
+        second_handle.state(),
+        [&](error_code ec) {
+            ++second_calls;
+            second_ec = ec;
+        },
+        on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return second_calls > 0 && posted_by_the_turn_ran; }, std::chrono::seconds(5)));
+    ioc.run_for(std::chrono::milliseconds(20));
+    EXPECT_FALSE(first_saw_the_post) << "the completion was posted behind what the turn posted";
+    EXPECT_EQ(second_calls, 1);
+    EXPECT_FALSE(second_ec) << "it completed before the multi went: its outcome stands";
+    EXPECT_FALSE(core);
+}
+
+// A handler that throws leaves through io_context::run, as with a posted completion; the other completions of
+// its turn are posted and run once, on the next run.
+TEST_F(scripted, a_throwing_handler_leaves_the_rest_of_its_turn_to_run_later) {
+    easy first_handle, second_handle;
+    CURL* first = first_handle.native_handle();
+    CURL* second = second_handle.native_handle();
+    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s != CURL_SOCKET_TIMEOUT) return;
+        engine.finish(first, CURLE_OK);
+        engine.finish(second, CURLE_OK);
+    };
+    int first_calls = 0;
+    core->initiate(
+        first_handle.state(),
+        [&](error_code) {
+            ++first_calls;
+            throw std::runtime_error("from a handler");
+        },
+        on_the_multi);
+    core->initiate(second_handle.state(), second_done.handler(), on_the_multi);
+    bool thrown = false;
+    try {
+        ioc.run_for(std::chrono::seconds(5));
+    } catch (const std::runtime_error&) {
+        thrown = true;
+    }
+    EXPECT_TRUE(thrown);
+    EXPECT_EQ(first_calls, 1);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)));
+    ioc.run_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(second_done.calls, 1);
+    EXPECT_FALSE(second_done.ec);
+    EXPECT_EQ(first_calls, 1);
 }
 
 // Collected readiness is checked against curl's interest when it is delivered: one direction only ready

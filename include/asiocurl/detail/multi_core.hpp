@@ -135,6 +135,7 @@ private:
     struct start_op;
     struct wait_handler;
     class curl_call_scope;
+    class reactor_turn;
 
     void start(easy_state& state);
     bool abandon(easy_state& state);
@@ -149,6 +150,8 @@ private:
     void abort_transfer(easy_state& state, error_code ec);
     void finish(easy_state& state, error_code ec);
     void complete(easy_state& state, error_code ec);
+    void deliver_ready();
+    void post_ready() noexcept;
     static void detach(easy_state& state) noexcept;
     static void destroy_orphan(easy_state* state) noexcept;
     void take_back(easy_state& state, const error_code& outcome, bool exchange_ended = false) noexcept;
@@ -190,8 +193,19 @@ private:
     boost::asio::steady_timer timer_;
     std::uint64_t timer_generation_ = 0;  // DESIGN rule 2: a wait for an older arm is ignored
     int curl_depth_ = 0;                  // > 0 while a call into curl that may call back is on the stack
-    std::atomic<bool> shut_down_{false};  // no new transfer accepted
-    std::atomic<bool> refusing_{false};   // no new transfer accepted, those accepted go on (refuse_new)
+    // The Asio contract lets a completion run from another handler on its executor, never from the
+    // initiating call: the completions of a reactor or timer turn whose handler runs on the multi's own
+    // executor wait here while the turn runs, and run once curl has returned and the turn is done, instead
+    // of a post each (reactor_turn). The multi keeps a reference to itself while any wait.
+    struct ready_completion {
+        handler_type handler;
+        error_code ec;
+    };
+    std::vector<ready_completion> ready_;  // reserved once: past its capacity, completions are posted
+    bool collecting_ = false;              // a turn runs: completions on the multi's executor go to ready_
+    bool delivering_ = false;              // ready_ is being run: nothing is collected
+    std::atomic<bool> shut_down_{false};   // no new transfer accepted
+    std::atomic<bool> refusing_{false};    // no new transfer accepted, those accepted go on (refuse_new)
     std::atomic<std::size_t> operations_{0};
     std::function<void()> drained_;
     bool cleaned_up_ = false;  // curl_multi_cleanup has run

@@ -48,6 +48,42 @@ private:
     multi_core& core_;
 };
 
+// One reactor or timer turn of the multi: from the readiness (or timeout) to curl's return and the messages
+// drained. Completions it makes for handlers on the multi's own executor are collected (complete()) and run
+// by end(), after the turn's work: each saves a post and, with it, a round of the scheduler and the
+// epoll_wait(0) Asio makes between handlers. Only the outermost turn collects; a turn inside a delivered
+// handler (a nested run of the io_context) posts as before.
+template <class Engine>
+class multi_core<Engine>::reactor_turn {
+public:
+    explicit reactor_turn(multi_core& core) noexcept
+        : core_(core), outer_(!core.collecting_ && !core.delivering_) {
+        if (outer_) core_.collecting_ = true;
+    }
+    reactor_turn(const reactor_turn&) = delete;
+    reactor_turn& operator=(const reactor_turn&) = delete;
+
+    // The last use of the core by the turn: a handler run here may destroy the multi.
+    void end() {
+        if (!std::exchange(outer_, false)) return;
+        core_.collecting_ = false;
+        if (!core_.ready_.empty()) core_.deliver_ready();
+    }
+
+    ~reactor_turn() {
+        if (!outer_) return;
+        // Left by an exception: what was collected completes as before, posted.
+        core_.collecting_ = false;
+        if (core_.ready_.empty()) return;
+        core_.post_ready();
+        intrusive_ptr_release(&core_);  // the reference the first collected completion took
+    }
+
+private:
+    multi_core& core_;
+    bool outer_;
+};
+
 // The completion of one async_wait. Holds its registration alive; a retired registration's completion is
 // dropped without touching the multi, which may be gone (rules 3, 4, 10).
 template <class Engine>
@@ -112,6 +148,7 @@ boost::intrusive_ptr<multi_core<Engine>> multi_core<Engine>::create(executor_typ
 template <class Engine>
 multi_core<Engine>::multi_core(executor_type executor) : executor_(executor), timer_(executor) {
     if (!engine_.valid()) throw system_error(make_error_code(CURLM_OUT_OF_MEMORY), "curl_multi_init");
+    ready_.reserve(64);  // more completions in one turn are posted: nothing allocated per transfer
     track(engine_.setopt(CURLMOPT_SOCKETFUNCTION, &multi_core::on_socket));
     track(engine_.setopt(CURLMOPT_SOCKETDATA, static_cast<void*>(this)));
     track(engine_.setopt(CURLMOPT_TIMERFUNCTION, &multi_core::on_timer));
@@ -299,8 +336,45 @@ void multi_core<Engine>::complete(easy_state& state, error_code ec) {
     auto route = std::move(state.transfer.route);
     detach(state);
     ++stats_.transfers_completed;
-    post_completion(executor_, std::move(handler), ec, route);
+    if (collecting_ && route.on_fallback && ready_.size() < ready_.capacity()) {
+        if (ready_.empty()) intrusive_ptr_add_ref(this);  // until they ran: a handler may destroy the multi
+        ready_.push_back(ready_completion{std::move(handler), ec});
+    } else {
+        post_completion(executor_, std::move(handler), ec, route);
+    }
     if (operations_.fetch_sub(1, std::memory_order_acq_rel) == 1 && drained_) drained_();
+}
+
+// Runs the completions a turn collected, in the order they completed. Not inside the initiating call (a
+// turn is a reactor or timer handler) and not inside curl (it returned): what the Asio contract allows a
+// completion. A handler may start transfers (they complete by posting: nothing is collected now), run the
+// io_context, destroy the multi, or throw.
+template <class Engine>
+void multi_core<Engine>::deliver_ready() {
+    const boost::intrusive_ptr<multi_core> keep(this, false);  // adopts the first collected completion's
+    delivering_ = true;
+    try {
+        for (auto& ready : ready_) {
+            handler_type handler;
+            handler.swap(ready.handler);  // not move-assignment: Boost 1.81's recurses (see initiate())
+            std::move(handler)(ready.ec);
+        }
+    } catch (...) {
+        // The rest complete as before, posted; the one that threw has run (its slot is empty).
+        delivering_ = false;
+        post_ready();
+        throw;
+    }
+    ready_.clear();
+    delivering_ = false;
+}
+
+template <class Engine>
+void multi_core<Engine>::post_ready() noexcept {
+    for (auto& ready : ready_)
+        if (ready.handler)
+            post_completion(executor_, std::move(ready.handler), ready.ec, completion_route{{}, true});
+    ready_.clear();
 }
 
 template <class Engine>
@@ -777,17 +851,21 @@ void multi_core<Engine>::act_on(registration& reg, int events) {
     if (reg.wanted & CURL_POLL_OUT) wanted_events |= CURL_CSELECT_OUT;
     events &= wanted_events;
     if (events == 0 || reg.wanted == 0) return;
+    reactor_turn turn(*this);
     socket_action(reg.fd, events);
     if (!reg.retired) arm(reg);
     drain_messages();
+    turn.end();
 }
 
 template <class Engine>
 void multi_core<Engine>::on_timeout(std::uint64_t generation) {
     if (generation != timer_generation_ || cleaned_up_) return;
     ++stats_.timeouts_fired;
+    reactor_turn turn(*this);
     socket_action(CURL_SOCKET_TIMEOUT, 0);
     drain_messages();
+    turn.end();
 }
 
 // The hot path's posts (timer 0, collected readiness) go to an io_context's own executor directly when that
