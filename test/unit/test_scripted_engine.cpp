@@ -24,6 +24,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace asiocurl {
@@ -479,6 +480,52 @@ TEST_F(scripted, a_throwing_handler_leaves_the_rest_of_its_turn_to_run_later) {
     EXPECT_EQ(second_done.calls, 1);
     EXPECT_FALSE(second_done.ec);
     EXPECT_EQ(first_calls, 1);
+}
+
+// From a completion run at the end of a turn, a handler starts the next transfer and runs the io_context
+// until that one completes (a nested run). Nothing is collected while the list is being run: the new
+// transfer's completion is posted, so the nested run sees it, and never inside the initiating call.
+TEST_F(scripted, a_handler_of_a_turn_may_start_a_transfer_and_run_the_io_context_until_it_completes) {
+    easy first_handle, next_handle;
+    std::vector<CURL*> to_finish;
+    engine.on_add = [&](CURL* added) {
+        to_finish.push_back(added);
+        engine.timer_cb(0);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s != CURL_SOCKET_TIMEOUT) return;
+        for (CURL* h : std::exchange(to_finish, {}))
+            engine.finish(h, CURLE_OK);
+    };
+    bool initiating = false;
+    bool next_ran_inside_initiate = false;
+    int next_calls = 0;
+    bool next_done_in_the_nested_run = false;
+    core->initiate(
+        first_handle.state(),
+        [&](error_code) {
+            initiating = true;
+            core->initiate(
+                next_handle.state(),
+                [&](error_code ec) {
+                    EXPECT_FALSE(ec);
+                    next_ran_inside_initiate = initiating;
+                    ++next_calls;
+                },
+                on_the_multi);
+            initiating = false;
+            next_done_in_the_nested_run = test::run_until(
+                ioc, [&] { return next_calls > 0; }, std::chrono::seconds(5));
+            first_done.calls.fetch_add(1);
+        },
+        on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return first_done.done(); }, std::chrono::seconds(10)));
+    ioc.run_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(next_done_in_the_nested_run) << "the nested run never saw the next transfer complete";
+    EXPECT_FALSE(next_ran_inside_initiate);
+    EXPECT_EQ(next_calls, 1);
+    EXPECT_EQ(first_done.calls, 1);
 }
 
 // Collected readiness is checked against curl's interest when it is delivered: one direction only ready
