@@ -164,13 +164,21 @@ void stream_core::apply(const stream_machine::actions& actions) {
     if (actions.abort_transfer) abort_signal_.emit(boost::asio::cancellation_type::terminal);
 }
 
-// Posted to the multi's executor, then to the handler's own (asio::post does both hops and uses the
-// handler's allocator), never run inline.
+// Never run inline. A handler on the multi's own executor completed inside curl's callbacks (a read filled, a
+// write taken) runs at the end of the multi's reactor turn, after curl returned, as a transfer's completion
+// does (docs/design-notes.md, "Rule 8, changed"); otherwise it is posted to the multi's executor, then to the
+// handler's own (asio::post does both hops and uses the handler's allocator).
 void stream_core::complete(op_kind kind, error_code ec, std::size_t bytes) {
     auto& slot = pending_[index(kind)];
     if (!slot) return;
     pending done(std::move(*slot));
     slot.reset();
+    if (auto* h = handle(); done.to.on_fallback && h && h->busy() && h->transfer.collect) {
+        asiocurl::detail::turn_completion completion{std::move(done.wait), std::move(done.io), ec, bytes};
+        if (h->transfer.collect(h->transfer.runner, completion)) return;
+        done.wait.swap(completion.wait);  // not move-assignment: Boost 1.81's recurses
+        done.io.swap(completion.io);
+    }
     if (carries_bytes(kind))
         asiocurl::detail::post_completion(executor_, std::move(done.io), ec, bytes, done.to);
     else

@@ -439,6 +439,56 @@ TEST_F(stream_test, read_cancellation_total_keeps_the_exchange_terminal_ends_it)
     ASSERT_TRUE(test::run_until(ioc, [&] { return m->in_flight() == 0; }));
 }
 
+// A read the network completes (inside curl's callbacks, during a reactor turn) runs at the end of that turn
+// when its handler is on the multi's own executor, as a transfer's completion does; a handler on another
+// executor is posted there. Both run once, on their executor, never inline.
+TEST_F(stream_test, a_read_the_network_completes_runs_at_the_end_of_its_turn_on_the_multis_executor) {
+    http::stream s(*m);
+    // The head and 1000 bytes, then 1000 more every 200 ms.
+    s.start(get(server.url("/trickle/3000?chunk=1000&interval_ms=200")));
+    const auto before = m->stats().completions_at_turn_end;
+    int calls = 0;
+    std::uint64_t collected_at_header = 0;
+    s.async_read_header([&](error_code ec) {
+        EXPECT_FALSE(ec);
+        ++calls;
+        collected_at_header = m->stats().completions_at_turn_end - before;
+    });
+    EXPECT_EQ(calls, 0) << "ran inside the initiating call";
+    ASSERT_TRUE(test::run_until(ioc, [&] { return calls == 1; }));
+    EXPECT_EQ(collected_at_header, 1u) << "the head's completion was posted, not run at the end of its turn";
+
+    // The first 1000 bytes; then a read that waits for the next ones, on a strand: posted there, not
+    // collected.
+    std::array<char, 4000> buffer{};
+    std::size_t got = 0;
+    while (got < 1000) {
+        bool read = false;
+        s.async_read_some(asio::buffer(buffer), [&](error_code ec, std::size_t n) {
+            EXPECT_FALSE(ec) << ec.message();
+            got += n;
+            read = true;
+        });
+        ASSERT_TRUE(test::run_until(ioc, [&] { return read; }));
+    }
+    auto strand = asio::make_strand(ioc);
+    const auto before_strand = m->stats().completions_at_turn_end;
+    std::uint64_t collected_for_strand = 0;
+    bool on_strand = false, done = false;
+    s.async_read_some(asio::buffer(buffer), asio::bind_executor(strand, [&](error_code ec, std::size_t n) {
+                          EXPECT_FALSE(ec) << ec.message();
+                          EXPECT_GT(n, 0u);
+                          on_strand = strand.running_in_this_thread();
+                          collected_for_strand = m->stats().completions_at_turn_end - before_strand;
+                          done = true;
+                      }));
+    EXPECT_FALSE(done);
+    ASSERT_TRUE(test::run_until(ioc, [&] { return done; }));
+    EXPECT_TRUE(on_strand);
+    EXPECT_EQ(collected_for_strand, 0u);
+    s.cancel();
+}
+
 TEST_F(stream_test, handlers_run_once_on_their_executor_with_every_token) {
     auto strand = asio::make_strand(ioc);
     http::stream s(*m);

@@ -107,6 +107,10 @@ struct easy_state {
         // handle's CURLOPT_OPENSOCKETFUNCTION forwards here, set once with the handle's defaults, and makes
         // a plain socket when no multi runs it.
         curl_socket_t (*open_socket)(void* runner, curlsocktype, curl_sockaddr*) = nullptr;
+        // Offers the multi running the transfer a completion of the http layer's own operations, made inside
+        // curl's callbacks for a handler on the multi's executor: true when taken (moved from), to run at the
+        // end of the reactor turn as the transfer's own would; false outside a turn (post it then).
+        bool (*collect)(void* runner, turn_completion& completion) = nullptr;
         boost::asio::any_completion_handler<void(error_code)> handler;
         // Where its completion goes: the multi's executor, or the handler's own (with outstanding work on it
         // until the completion is queued there).

@@ -197,15 +197,12 @@ private:
     // initiating call: the completions of a reactor or timer turn whose handler runs on the multi's own
     // executor wait here while the turn runs, and run once curl has returned and the turn is done, instead
     // of a post each (reactor_turn). The multi keeps a reference to itself while any wait.
-    struct ready_completion {
-        handler_type handler;
-        error_code ec;
-    };
-    std::vector<ready_completion> ready_;  // reserved once: past its capacity, completions are posted
-    bool collecting_ = false;              // a turn runs: completions on the multi's executor go to ready_
-    bool delivering_ = false;              // ready_ is being run: nothing is collected
-    std::atomic<bool> shut_down_{false};   // no new transfer accepted
-    std::atomic<bool> refusing_{false};    // no new transfer accepted, those accepted go on (refuse_new)
+    bool collect(turn_completion& completion);
+    std::vector<turn_completion> ready_;  // reserved once: past its capacity, completions are posted
+    bool collecting_ = false;             // a turn runs: completions on the multi's executor go to ready_
+    bool delivering_ = false;             // ready_ is being run: nothing is collected
+    std::atomic<bool> shut_down_{false};  // no new transfer accepted
+    std::atomic<bool> refusing_{false};   // no new transfer accepted, those accepted go on (refuse_new)
     std::atomic<std::size_t> operations_{0};
     std::function<void()> drained_;
     bool cleaned_up_ = false;  // curl_multi_cleanup has run

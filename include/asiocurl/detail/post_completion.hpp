@@ -46,6 +46,16 @@ inline boost::asio::any_io_executor executor_of(const completion_route& route,
                : boost::asio::prefer(route.executor, boost::asio::execution::outstanding_work.untracked);
 }
 
+// A completion made during one of the multi's reactor or timer turns for a handler on the multi's own
+// executor, held until the turn's end (multi_core::reactor_turn): a transfer's (`wait`), or an operation of
+// the http layer's stream (`wait` or `io`, by its signature). Exactly one of the two holds a handler.
+struct turn_completion {
+    boost::asio::any_completion_handler<void(error_code)> wait;
+    boost::asio::any_completion_handler<void(error_code, std::size_t)> io;
+    error_code ec;
+    std::size_t bytes = 0;
+};
+
 // The one place a completion is delivered: posted (never run inline, DESIGN "The Asio contract") to the
 // handler's executor as `route` says, with the handler's allocator: on `fallback` (the multi's executor) when
 // the route is it, otherwise through `fallback` and then to the handler's executor, as asio::post does.

@@ -208,6 +208,9 @@ void multi_core<Engine>::initiate(easy_state* state, handler_type handler, compl
         static_cast<multi_core*>(core)->set_pause(s, bitmask);
     };
     t.open_socket = &multi_core::on_open_socket;  // rule 3, parked: which sockets are the connections' own
+    t.collect = [](void* core, turn_completion& completion) {
+        return static_cast<multi_core*>(core)->collect(completion);
+    };
     t.serial = next_serial_.fetch_add(1, std::memory_order_relaxed);
     t.started = false;
     t.orphaned = false;
@@ -336,13 +339,21 @@ void multi_core<Engine>::complete(easy_state& state, error_code ec) {
     auto route = std::move(state.transfer.route);
     detach(state);
     ++stats_.transfers_completed;
-    if (collecting_ && route.on_fallback && ready_.size() < ready_.capacity()) {
-        if (ready_.empty()) intrusive_ptr_add_ref(this);  // until they ran: a handler may destroy the multi
-        ready_.push_back(ready_completion{std::move(handler), ec});
-    } else {
-        post_completion(executor_, std::move(handler), ec, route);
-    }
+    turn_completion completion{std::move(handler), {}, ec};
+    if (!route.on_fallback || !collect(completion))
+        post_completion(executor_, std::move(completion.wait), ec, route);
     if (operations_.fetch_sub(1, std::memory_order_acq_rel) == 1 && drained_) drained_();
+}
+
+// Takes a completion for a handler on the multi's own executor into the running turn's list (moved from),
+// or refuses it: no turn runs, or the list is full (it is never grown: nothing allocated per transfer).
+template <class Engine>
+bool multi_core<Engine>::collect(turn_completion& completion) {
+    if (!collecting_ || ready_.size() == ready_.capacity()) return false;
+    if (ready_.empty()) intrusive_ptr_add_ref(this);  // until they ran: a handler may destroy the multi
+    ready_.push_back(std::move(completion));
+    ++stats_.completions_at_turn_end;
+    return true;
 }
 
 // Runs the completions a turn collected, in the order they completed. Not inside the initiating call (a
@@ -355,9 +366,17 @@ void multi_core<Engine>::deliver_ready() {
     delivering_ = true;
     try {
         for (auto& ready : ready_) {
-            handler_type handler;
-            handler.swap(ready.handler);  // not move-assignment: Boost 1.81's recurses (see initiate())
-            std::move(handler)(ready.ec);
+            // Taken out first (a handler may destroy the multi, its list with it); swapped, not
+            // move-assigned: Boost 1.81's move assignment recurses (see initiate()).
+            if (ready.wait) {
+                handler_type handler;
+                handler.swap(ready.wait);
+                std::move(handler)(ready.ec);
+            } else if (ready.io) {
+                decltype(ready.io) handler;
+                handler.swap(ready.io);
+                std::move(handler)(ready.ec, ready.bytes);
+            }
         }
     } catch (...) {
         // The rest complete as before, posted; the one that threw has run (its slot is empty).
@@ -371,9 +390,13 @@ void multi_core<Engine>::deliver_ready() {
 
 template <class Engine>
 void multi_core<Engine>::post_ready() noexcept {
-    for (auto& ready : ready_)
-        if (ready.handler)
-            post_completion(executor_, std::move(ready.handler), ready.ec, completion_route{{}, true});
+    for (auto& ready : ready_) {
+        if (ready.wait)
+            post_completion(executor_, std::move(ready.wait), ready.ec, completion_route{{}, true});
+        else if (ready.io)
+            post_completion(executor_, std::move(ready.io), ready.ec, ready.bytes,
+                            completion_route{{}, true});
+    }
     ready_.clear();
 }
 
