@@ -84,7 +84,10 @@ public:
     void set_max_total_connections(long count) { set_option(CURLMOPT_MAX_TOTAL_CONNECTIONS, count); }
     /// `CURLMOPT_MAX_HOST_CONNECTIONS` (0: no limit).
     void set_max_host_connections(long count) { set_option(CURLMOPT_MAX_HOST_CONNECTIONS, count); }
-    /// `CURLMOPT_MAXCONNECTS`: the size of the cache of idle connections.
+    /// `CURLMOPT_MAXCONNECTS`: the size of the cache of idle connections. By default 4 x the most transfers
+    /// this multi has run at once (curl's own default counts the handles added at the moment a connection
+    /// goes idle, and a multi removes each handle when its transfer ends: curl would close connections the
+    /// next transfers need). Set here or with `set_option`, it is left as set (not through native_handle()).
     void set_max_cached_connections(long count) { set_option(CURLMOPT_MAXCONNECTS, count); }
     /// How many idle easy handles the http layer keeps for its next exchanges (64 by default; 0: none).
     /// Each keeps curl's per-handle state (about 6 KiB, plus its receive buffer once used) so that a fetch

@@ -5,6 +5,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -105,6 +106,47 @@ TEST_F(multi_test, keep_alive_reuses_one_connection_for_200_transfers) {
         "200 keep-alive transfers: %llu registration(s), reused %llu times\n",
         static_cast<unsigned long long>(m->stats().registrations_created - before.registrations_created),
         static_cast<unsigned long long>(m->stats().registrations_reused - before.registrations_reused));
+}
+
+// curl's own cache of idle connections holds 4 x the handles added at the moment a connection goes back to
+// it, and the multi removes each handle when its transfer ends: a transfer that ended alone made curl close
+// all but four of the connections that eight concurrent ones had opened, and the next eight opened them
+// again. The multi sizes the cache by the most transfers it ran at once instead.
+TEST_F(multi_test, connections_of_a_burst_stay_cached_while_fewer_transfers_run) {
+    constexpr int burst = 8;
+    auto run_burst = [&](int count) {
+        std::vector<std::unique_ptr<easy>> handles;
+        std::vector<std::unique_ptr<completion>> done;
+        for (int i = 0; i < count; ++i) {
+            handles.push_back(std::make_unique<easy>());
+            done.push_back(std::make_unique<completion>());
+            // Two bytes 100 ms apart: the transfers of a burst overlap, each on a connection of its own.
+            handles.back()->set(CURLOPT_URL, server.url("/trickle/2?chunk=1&interval_ms=100"));
+            handles.back()->discard_body();
+            m->async_perform(*handles.back(), done.back()->handler());
+        }
+        ASSERT_TRUE(test::run_until(ioc, [&] {
+            return std::all_of(done.begin(), done.end(), [](const auto& d) { return d->done(); });
+        }));
+        for (const auto& d : done)
+            EXPECT_FALSE(d->ec) << d->ec.message();
+    };
+    run_burst(burst);
+    ASSERT_EQ(server.accepted_connections(), static_cast<std::size_t>(burst));
+    run_burst(1);
+    run_burst(burst);
+    EXPECT_EQ(server.accepted_connections(), static_cast<std::size_t>(burst))
+        << "connections of the first burst were closed while one transfer ran";
+    EXPECT_EQ(server.open_connections(), static_cast<std::size_t>(burst));
+
+    // A size the user set is kept, through a burst larger than any before: the idle connections beyond it are
+    // closed.
+    m->set_max_cached_connections(2);
+    run_burst(burst + 2);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (server.open_connections() > 2 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(server.open_connections(), 2u);
 }
 
 // Rules 4 and 5: the threaded resolver reports its wake-up descriptor (7.88: an AF_UNIX socketpair, 8.x: an

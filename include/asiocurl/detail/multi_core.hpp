@@ -214,6 +214,8 @@ private:
 
     easy_state* active_head_ = nullptr;  // transfers added to curl
     std::size_t in_flight_ = 0;
+    std::size_t most_in_flight_ = 0;  // sizes curl's connection cache (link_active)
+    bool user_sized_cache_ = false;   // CURLMOPT_MAXCONNECTS set by the user: left alone
     // Each running transfer's slot holds its state and serial; a freed slot is reused (no allocation once
     // the table reached the most transfers in flight at once).
     struct running_slot {
