@@ -1,4 +1,5 @@
 // The decisions of http::stream (detail/stream_machine.hpp). Nothing here calls curl or touches an executor.
+#include <asiocurl/detail/block_cache.hpp>
 #include <asiocurl/http/detail/stream_machine.hpp>
 
 #include <boost/asio/error.hpp>
@@ -37,6 +38,10 @@ std::size_t copy_in(char* out, std::size_t capacity, const Buffers& from) {
 
 stream_machine::stream_machine(std::size_t buffer_limit, std::size_t largest_write)
     : limit_(std::max(buffer_limit, largest_write)), largest_write_(largest_write) {}
+
+void stream_machine::block_deleter::operator()(char* block) const noexcept {
+    asiocurl::detail::deallocate_cached(block, size);
+}
 
 void stream_machine::start(bool upload, std::optional<std::uint64_t> upload_size, std::string body) {
     started_ = true;
@@ -259,22 +264,22 @@ stream_machine::actions stream_machine::on_done(error_code ec) {
 // ---- the buffer, pause and unpause ----
 
 void stream_machine::append(const char* data, std::size_t length) {
-    // Uninitialised: zero-filling the whole bound for every stream cost more than the rest of a 1 KiB
-    // exchange (the pages are touched only as bytes arrive).
-    if (!storage_) {
-        storage_ = std::make_unique_for_overwrite<char[]>(limit_);
-        capacity_ = limit_;
-    }
     if (end_ + length > capacity_ && begin_ > 0) {
         std::memmove(storage_.get(), storage_.get() + begin_, end_ - begin_);
         end_ -= begin_;
         begin_ = 0;
     }
-    if (end_ + length > capacity_) {  // only for a write over the limit
-        auto larger = std::make_unique_for_overwrite<char[]>(end_ + length);
-        std::memcpy(larger.get(), storage_.get(), end_);
+    if (end_ + length > capacity_) {
+        // Doubled up to the limit; past it only for a write over the limit. Uninitialised: zero-filling cost
+        // more than the rest of a 1 KiB exchange.
+        constexpr std::size_t first_block = asiocurl::detail::block_cache::largest_cached;
+        const std::size_t size =
+            std::max(end_ + length, std::min(limit_, std::max(first_block, 2 * capacity_)));
+        std::unique_ptr<char[], block_deleter> larger(
+            static_cast<char*>(asiocurl::detail::allocate_cached(size)), block_deleter{size});
+        if (end_ > 0) std::memcpy(larger.get(), storage_.get(), end_);
         storage_ = std::move(larger);
-        capacity_ = end_ + length;
+        capacity_ = size;
     }
     std::memcpy(storage_.get() + end_, data, length);
     end_ += length;

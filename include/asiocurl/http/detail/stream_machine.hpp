@@ -135,8 +135,16 @@ private:
     error_code transfer_error_;
     std::array<bool, 4> waiting_{};
 
-    // Receiving: at most `limit_` bytes held here.
-    std::unique_ptr<char[]> storage_;  // allocated at the first byte kept
+    // Receiving: at most `limit_` bytes held here, in a block grown as bytes arrive (from 4 KiB, doubling up
+    // to the limit), taken from and given back to the thread's block cache: a small response never takes the
+    // whole bound, and the next stream's block is the one the last freed. A whole-bound block per stream was
+    // a large malloc and free each time, and glibc consolidates its fast bins on every large request.
+    struct block_deleter {
+        std::size_t size;  // no initialiser: a member's keeps a nested class from being default-constructible
+                           // before the enclosing class is complete (unique_ptr asks)
+        void operator()(char* block) const noexcept;
+    };
+    std::unique_ptr<char[], block_deleter> storage_{nullptr, block_deleter{0}};  // at the first byte kept
     std::size_t capacity_ = 0;
     std::size_t begin_ = 0, end_ = 0, max_buffered_ = 0;
     bool receive_paused_ = false;
