@@ -17,12 +17,15 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/url/parse.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -203,6 +206,55 @@ TEST_F(request_test, multipart_text_memory_file_disk_file_and_streamed_parts_eac
             << (known_length ? "known length" : "chunked");
     }
     std::filesystem::remove(on_disk);
+}
+
+// A streamed part's source lives in curl's MIME structure while the multi runs the upload. The multi
+// destroyed mid-upload, from inside the source itself (curl's read callback) or from another handler between
+// reads: the fetch completes once with operation_aborted, the source and everything it holds are destroyed
+// (ASan and the fd check see a leak or a use after), and no read comes after the destruction.
+TEST_F(request_test, the_multi_destroyed_mid_upload_of_a_streamed_part) {
+    for (const bool from_the_source : {true, false}) {
+        auto held =
+            std::make_shared<int>(0);  // the source's own state: released when the source is destroyed
+        int reads = 0, reads_after = 0;
+        bool destroyed = false;
+        bhttp::request<http::multipart_body> request(bhttp::verb::post, server.url("/multipart"), 11);
+        request.body().add_stream("s", [&, held](char* buffer, std::size_t size) -> std::size_t {
+            if (destroyed) ++reads_after;
+            if (++reads == 3 && from_the_source) {
+                destroyed = true;
+                m.reset();
+            }
+            // Endless, in small pieces: the upload is still going when the multi goes.
+            const std::size_t n = std::min<std::size_t>(size, 1000);
+            std::memset(buffer, 'x', n);
+            return n;
+        });
+        std::weak_ptr<int> watch = held;
+        held.reset();
+        outcome out;
+        http::async_fetch(*m, std::move(request), http::options{}, [&](error_code ec, http::response<> res) {
+            out.ec = ec;
+            out.res = std::move(res);
+            ++out.calls;
+        });
+        if (!from_the_source) {
+            ASSERT_TRUE(test::run_until(
+                ioc, [&] { return reads >= 3; }, 20s));
+            boost::asio::post(ioc, [&] {
+                destroyed = true;
+                m.reset();
+            });
+        }
+        ASSERT_TRUE(test::run_until(
+            ioc, [&] { return out.calls > 0; }, 20s));
+        ioc.poll();
+        EXPECT_EQ(out.calls, 1);
+        EXPECT_EQ(out.ec, boost::asio::error::operation_aborted) << out.ec.message();
+        EXPECT_EQ(reads_after, 0) << (from_the_source ? "from the source" : "from a handler");
+        EXPECT_TRUE(watch.expired()) << "the source outlived the fetch";
+        m.emplace(ioc);
+    }
 }
 
 TEST_F(request_test, multipart_with_put_and_the_same_handle_afterwards_without_it) {
