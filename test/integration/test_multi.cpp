@@ -120,8 +120,8 @@ TEST_F(multi_test, connections_of_a_burst_stay_cached_while_fewer_transfers_run)
         for (int i = 0; i < count; ++i) {
             handles.push_back(std::make_unique<easy>());
             done.push_back(std::make_unique<completion>());
-            // Two bytes 100 ms apart: the transfers of a burst overlap, each on a connection of its own.
-            handles.back()->set(CURLOPT_URL, server.url("/trickle/2?chunk=1&interval_ms=100"));
+            // Two bytes 200 ms apart: the transfers of a burst overlap, each on a connection of its own.
+            handles.back()->set(CURLOPT_URL, server.url("/trickle/2?chunk=1&interval_ms=200"));
             handles.back()->discard_body();
             m->async_perform(*handles.back(), done.back()->handler());
         }
@@ -132,12 +132,14 @@ TEST_F(multi_test, connections_of_a_burst_stay_cached_while_fewer_transfers_run)
             EXPECT_FALSE(d->ec) << d->ec.message();
     };
     run_burst(burst);
-    ASSERT_EQ(server.accepted_connections(), static_cast<std::size_t>(burst));
+    // Each on its own connection unless a stalled machine let one end before another began: more than the
+    // four a lone transfer's cache would keep either way.
+    ASSERT_GT(server.accepted_connections(), 4u);
     run_burst(1);
     run_burst(burst);
-    EXPECT_EQ(server.accepted_connections(), static_cast<std::size_t>(burst))
+    EXPECT_LE(server.accepted_connections(), static_cast<std::size_t>(burst))
         << "connections of the first burst were closed while one transfer ran";
-    EXPECT_EQ(server.open_connections(), static_cast<std::size_t>(burst));
+    EXPECT_EQ(server.open_connections(), server.accepted_connections());
 
     // A size the user set is kept, through a burst larger than any before: the idle connections beyond it are
     // closed.
