@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 namespace asiocurl::http::detail {
@@ -318,6 +320,28 @@ head_line parse_head_line(std::string_view raw) noexcept {
     out.name = line.substr(0, colon);
     out.value = value;
     return out;
+}
+
+boost::beast::http::field field_of(std::string_view name) noexcept {
+    // Direct-mapped by length and the first and last characters: a miss costs Beast's lookup and an entry
+    // replaced, never a wrong field (the whole name is compared). Constant-initialised: no guard per call.
+    struct entry {
+        std::uint8_t length = 0;
+        char text[31] = {};
+        boost::beast::http::field value = boost::beast::http::field::unknown;
+    };
+    static thread_local std::array<entry, 64> seen{};
+    if (name.empty() || name.size() > sizeof(entry::text)) return boost::beast::http::string_to_field(name);
+    const std::size_t slot = (name.size() * 31 + static_cast<unsigned char>(name.front()) +
+                              static_cast<unsigned char>(name.back()) * 7) %
+                             seen.size();
+    entry& e = seen[slot];
+    if (e.length == name.size() && std::memcmp(e.text, name.data(), name.size()) == 0) return e.value;
+    const boost::beast::http::field value = boost::beast::http::string_to_field(name);
+    e.length = static_cast<std::uint8_t>(name.size());
+    std::memcpy(e.text, name.data(), name.size());
+    e.value = value;
+    return value;
 }
 
 bool is_followed_redirect(unsigned status, bool has_location, bool follow_redirects) noexcept {

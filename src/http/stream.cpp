@@ -24,8 +24,15 @@ bool carries_bytes(stream_machine::op kind) {
 }  // namespace
 
 stream_core::stream_core(boost::asio::any_io_executor multi_executor, std::size_t buffer_size)
-    : executor_(std::move(multi_executor)), machine_(buffer_size, largest_write) {
+    : executor_(std::move(multi_executor)),
+      io_executor_(executor_.target<boost::asio::io_context::executor_type>()),
+      machine_(buffer_size, largest_write) {
     response_.result(0u);  // until a status line arrives
+}
+
+bool stream_core::on_executor() const noexcept {
+    return io_executor_ ? io_executor_->running_in_this_thread()
+                        : asiocurl::detail::running_in_this_thread(executor_);
 }
 
 stream_core::~stream_core() = default;
@@ -60,8 +67,7 @@ void stream_core::hop(op_kind kind, Handler handler, route to, Start start) {
     op_ticket ticket(serial, relay);
     // Already there (a handler of this stream starting the next read), it begins now, without dispatch's
     // type-erased function.
-    if (asiocurl::detail::running_in_this_thread(executor_))
-        return start(*this, std::move(handler), std::move(to), std::move(ticket));
+    if (on_executor()) return start(*this, std::move(handler), std::move(to), std::move(ticket));
     boost::asio::dispatch(
         executor_,
         boost::asio::bind_allocator(asiocurl::detail::cached_allocator<void>(),
@@ -74,37 +80,41 @@ void stream_core::hop(op_kind kind, Handler handler, route to, Start start) {
 void stream_core::read_header(wait_handler handler, route to) {
     hop(op_kind::header, std::move(handler), std::move(to),
         [](stream_core& s, wait_handler h, route r, op_ticket t) {
-            s.begin(op_kind::header, std::move(h), {}, std::move(r), std::move(t));
+            s.begin(op_kind::header, std::move(h), {}, std::move(r), std::move(t),
+                    [](stream_machine& m) { return m.request_header(); });
         });
 }
 
-void stream_core::read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler, route to) {
+void stream_core::read_some(const buffer_list<boost::asio::mutable_buffer>& buffers, io_handler handler,
+                            route to) {
     hop(op_kind::read, std::move(handler), std::move(to),
         [buffers](stream_core& s, io_handler h, route r, op_ticket t) {
-            s.read_into_ = buffers;
-            s.begin(op_kind::read, {}, std::move(h), std::move(r), std::move(t));
+            s.begin(op_kind::read, {}, std::move(h), std::move(r), std::move(t),
+                    [&](stream_machine& m) { return m.request_read(buffers); });
         });
 }
 
-void stream_core::write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler, route to) {
+void stream_core::write_some(const buffer_list<boost::asio::const_buffer>& buffers, io_handler handler,
+                             route to) {
     hop(op_kind::write, std::move(handler), std::move(to),
         [buffers](stream_core& s, io_handler h, route r, op_ticket t) {
-            s.write_from_ = buffers;
-            s.begin(op_kind::write, {}, std::move(h), std::move(r), std::move(t));
+            s.begin(op_kind::write, {}, std::move(h), std::move(r), std::move(t),
+                    [&](stream_machine& m) { return m.request_write(buffers); });
         });
 }
 
 void stream_core::finish_upload(wait_handler handler, route to) {
     hop(op_kind::finish, std::move(handler), std::move(to),
         [](stream_core& s, wait_handler h, route r, op_ticket t) {
-            s.begin(op_kind::finish, std::move(h), {}, std::move(r), std::move(t));
+            s.begin(op_kind::finish, std::move(h), {}, std::move(r), std::move(t),
+                    [](stream_machine& m) { return m.request_finish(); });
         });
 }
 
 void stream_core::cancel() {
     // Where dispatch would run it inline anyway (a stream destroyed by its own coroutine, the common case),
     // without dispatch's type-erased function.
-    if (asiocurl::detail::running_in_this_thread(executor_)) return apply(machine_.cancel());
+    if (on_executor()) return apply(machine_.cancel());
     boost::asio::dispatch(executor_, boost::asio::bind_allocator(asiocurl::detail::cached_allocator<void>(),
                                                                  [self = shared_from_this()] {
                                                                      self->apply(self->machine_.cancel());
@@ -112,8 +122,10 @@ void stream_core::cancel() {
 }
 
 // On the executor: a cancellation that came before the operation registered fails it at once (terminal also
-// ends the exchange); otherwise the machine decides — wait, or complete at once.
-void stream_core::begin(op_kind kind, wait_handler wait, io_handler io, route to, op_ticket ticket) {
+// ends the exchange); otherwise the machine decides (`ask`: the machine's request_* for this operation) —
+// wait, or complete at once.
+template <class Ask>
+void stream_core::begin(op_kind kind, wait_handler wait, io_handler io, route to, op_ticket ticket, Ask ask) {
     auto post_now = [&](error_code ec, std::size_t bytes) {
         if (carries_bytes(kind))
             asiocurl::detail::post_completion(executor_, std::move(io), ec, bytes, to);
@@ -126,21 +138,7 @@ void stream_core::begin(op_kind kind, wait_handler wait, io_handler io, route to
         if (types & terminal) apply(machine_.cancel());
         return;
     }
-    stream_machine::actions actions;
-    switch (kind) {
-        case op_kind::header:
-            actions = machine_.request_header();
-            break;
-        case op_kind::read:
-            actions = machine_.request_read(read_into_);
-            break;
-        case op_kind::write:
-            actions = machine_.request_write(write_from_);
-            break;
-        case op_kind::finish:
-            actions = machine_.request_finish();
-            break;
-    }
+    const stream_machine::actions actions = ask(machine_);
     for (std::size_t i = 0; i < actions.completed; ++i)
         if (actions.completions[i].immediate) {
             post_now(actions.completions[i].ec, actions.completions[i].bytes);
@@ -214,7 +212,7 @@ void stream_core::on_status(unsigned version, unsigned status, std::string_view 
 }
 
 void stream_core::on_field(std::string_view name, std::string_view value) {
-    response_.insert(name, value);
+    add_field(response_, name, value);
     fields_added_ = true;
 }
 

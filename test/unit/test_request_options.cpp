@@ -9,8 +9,11 @@
 
 #include <curl/curl.h>
 
+#include <boost/beast/http/empty_body.hpp>
+
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace asiocurl::http::detail {
 namespace {
@@ -50,6 +53,42 @@ TEST(head_line, a_field_is_trimmed_and_junk_is_other) {
     EXPECT_EQ(parse_head_line("\n").what, kind::end);
     EXPECT_EQ(parse_head_line(": no name\r\n").what, kind::other);
     EXPECT_EQ(parse_head_line("no colon\r\n").what, kind::other);
+}
+
+// field_of answers from a per-thread table of names seen before; whatever it holds, its answer is Beast's.
+TEST(head_line, a_fields_name_is_the_field_beast_would_find) {
+    namespace bhttp = boost::beast::http;
+    const std::vector<std::string> names = {
+        "Content-Type", "content-type", "CONTENT-TYPE", "Date", "ETag", "Server", "Content-Length",
+        "Last-Modified", "Connection", "Accept-Ranges", "X-Custom", "x-custom", "Set-Cookie", "Location",
+        "WWW-Authenticate", "Retry-After", "Vary", "Via", "Age", "A", "Z",
+        // Longer than the table keeps, and a name of the same length and ends as a known one.
+        "X-A-Header-Name-Longer-Than-Thirty-One-Characters", "Content-Typf", "Dbte"};
+    for (int round = 0; round < 3; ++round)  // first seen, then found in the table, then again after others
+        for (const auto& name : names)
+            EXPECT_EQ(field_of(name), bhttp::string_to_field(name)) << name << " round " << round;
+    EXPECT_EQ(field_of("Content-Type"), bhttp::field::content_type);
+    EXPECT_EQ(field_of("content-type"), bhttp::field::content_type);
+    EXPECT_EQ(field_of("X-Custom"), bhttp::field::unknown);
+    EXPECT_EQ(field_of(""), bhttp::field::unknown);
+}
+
+// Fields arrive in Beast's own order and case, under the field Beast would give them.
+TEST(head_line, added_fields_keep_their_spelling_order_and_field) {
+    namespace bhttp = boost::beast::http;
+    bhttp::response<bhttp::empty_body> head;
+    add_field(head, "content-type", "text/plain");
+    add_field(head, "Set-Cookie", "a=1");
+    add_field(head, "X-Custom", "x");
+    add_field(head, "set-cookie", "b=2");
+    std::vector<std::string> seen;
+    for (const auto& field : head)
+        seen.push_back(std::string(field.name_string()) + "=" + std::string(field.value()));
+    EXPECT_EQ(seen, (std::vector<std::string>{"content-type=text/plain", "Set-Cookie=a=1", "set-cookie=b=2",
+                                              "X-Custom=x"}));
+    EXPECT_EQ(head[bhttp::field::content_type], "text/plain");
+    EXPECT_EQ(head.count(bhttp::field::set_cookie), 2u);
+    EXPECT_EQ(head["x-custom"], "x");
 }
 
 TEST(head_line, only_the_redirects_curl_follows_continue_the_exchange) {

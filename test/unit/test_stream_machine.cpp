@@ -37,6 +37,37 @@ machine started_download(std::size_t limit = 32 * 1024) {
     return m;
 }
 
+// A list is copied from the initiating call to the machine; a copy carries exactly the buffers in use, in
+// order, empty ones left out and the seventeenth on dropped (as Asio's buffer_sequence_adapter).
+TEST(stream_machine, a_buffer_list_copy_holds_the_buffers_in_use) {
+    std::vector<char> a(3), b(5), c(7);
+    const std::vector<boost::asio::mutable_buffer> sequence = {
+        boost::asio::buffer(a), boost::asio::mutable_buffer(), boost::asio::buffer(b),
+        boost::asio::buffer(c)};
+    const auto list = buffer_list<boost::asio::mutable_buffer>::from(sequence);
+    const auto check = [&](const buffer_list<boost::asio::mutable_buffer>& copy) {
+        ASSERT_EQ(copy.count, 3u);
+        EXPECT_EQ(copy.buffers[0].data(), a.data());
+        EXPECT_EQ(copy.buffers[1].data(), b.data());
+        EXPECT_EQ(copy.buffers[2].data(), c.data());
+        EXPECT_EQ(copy.size(), 15u);
+    };
+    const buffer_list<boost::asio::mutable_buffer> copied(list);
+    check(copied);
+    auto assigned = buffer_list<boost::asio::mutable_buffer>::from(boost::asio::buffer(c));
+    assigned = list;
+    check(assigned);
+    std::vector<std::vector<char>> many(20, std::vector<char>(1));
+    std::vector<boost::asio::mutable_buffer> long_sequence;
+    for (auto& one : many)
+        long_sequence.push_back(boost::asio::buffer(one));
+    const auto capped = buffer_list<boost::asio::mutable_buffer>::from(long_sequence);
+    const buffer_list<boost::asio::mutable_buffer> capped_copy(capped);
+    EXPECT_EQ(capped_copy.count, 16u);
+    EXPECT_EQ(capped_copy.size(), 16u);
+    EXPECT_EQ(capped_copy.buffers[15].data(), many[15].data());
+}
+
 TEST(stream_machine, every_operation_before_start_is_not_connected) {
     machine m(64 * 1024, largest_write);
     std::vector<char> buffer(10);

@@ -83,18 +83,18 @@ public:
     /// memory. Errors found before anything is sent (`errc::header_injection`, `errc::no_url`, a stream
     /// already started: `errc::easy_in_use`) are set in `ec`; transfer errors arrive on the operations.
     template <class Body, class Fields>
-    void start(boost::beast::http::request<Body, Fields> request, options opts, error_code& ec);
+    void start(boost::beast::http::request<Body, Fields> request, const options& opts, error_code& ec);
     template <class Body, class Fields>
-    void start(boost::beast::http::request<Body, Fields> request, options opts = {});
+    void start(boost::beast::http::request<Body, Fields> request, const options& opts = {});
 
     /// Starts an exchange whose request body is written with `async_write_some`: `body_size` bytes exactly
     /// (sent with Content-Length), or chunked when none. The request's own body is not sent.
     template <class Body, class Fields>
     void start_upload(const boost::beast::http::request<Body, Fields>& request,
-                      std::optional<std::uint64_t> body_size, options opts, error_code& ec);
+                      std::optional<std::uint64_t> body_size, const options& opts, error_code& ec);
     template <class Body, class Fields>
     void start_upload(const boost::beast::http::request<Body, Fields>& request,
-                      std::optional<std::uint64_t> body_size, options opts = {});
+                      std::optional<std::uint64_t> body_size, const options& opts = {});
 
     /// Waits for the final response head (after redirects followed and 1xx answers): `void(error_code)`.
     template <class CompletionToken = boost::asio::default_completion_token_t<executor_type>>

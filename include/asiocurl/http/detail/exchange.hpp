@@ -149,6 +149,21 @@ void set_reason(boost::beast::http::header<false, Fields>& head, std::string_vie
     head.reason(reason);
 }
 
+// The field a name is, for Beast's insert: Beast's own lookup (string_to_field) hashes the name without
+// regard to case and compares it to its table, ~110 instructions; a server spells its fields the same on
+// every response, so a name seen before on this thread is found by an exact comparison.
+boost::beast::http::field field_of(std::string_view name) noexcept;
+
+// A field of a response head, in arrival order (Beast keeps repeated fields together). A Fields type without
+// basic_fields' insert(field, name, value) is given the name alone.
+template <class Fields>
+void add_field(Fields& fields, std::string_view name, std::string_view value) {
+    if constexpr (requires { fields.insert(boost::beast::http::field::unknown, name, value); })
+        fields.insert(field_of(name), name, value);
+    else
+        fields.insert(name, value);
+}
+
 // What the exchange saw itself, so that curl is not asked (each curl_easy_getinfo is ~80 instructions).
 struct known_info {
     unsigned http_version = 0;  // of the last status line (10, 11, 20, 30), 0 without one

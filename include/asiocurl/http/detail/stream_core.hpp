@@ -15,6 +15,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/smart_ptr/intrusive_ptr.hpp>
 
@@ -52,8 +53,8 @@ public:
     // Any thread: each hops onto the multi's executor. `route`: where the handler's completion goes.
     using route = asiocurl::detail::completion_route;
     void read_header(wait_handler handler, route to);
-    void read_some(buffer_list<boost::asio::mutable_buffer> buffers, io_handler handler, route to);
-    void write_some(buffer_list<boost::asio::const_buffer> buffers, io_handler handler, route to);
+    void read_some(const buffer_list<boost::asio::mutable_buffer>& buffers, io_handler handler, route to);
+    void write_some(const buffer_list<boost::asio::const_buffer>& buffers, io_handler handler, route to);
     void finish_upload(wait_handler handler, route to);
     void cancel();
 
@@ -107,20 +108,23 @@ private:
     void hop(op_kind kind, Handler handler, route to, Start start);
     // Registers the handler of an operation the machine keeps waiting, or completes it at once; then carries
     // out the rest of what the machine asked.
-    void begin(op_kind kind, wait_handler wait, io_handler io, route to, op_ticket ticket);
+    template <class Ask>
+    void begin(op_kind kind, wait_handler wait, io_handler io, route to, op_ticket ticket, Ask ask);
+    // Running on the multi's executor: asked on every operation, so an io_context's executor is asked
+    // directly, not through any_io_executor's type-erased target lookup.
+    bool on_executor() const noexcept;
     void apply(const stream_machine::actions& actions);
     void complete(op_kind kind, error_code ec, std::size_t bytes);
     void set_pause(stream_machine::pause_state state);
 
     boost::asio::any_io_executor executor_;
+    const boost::asio::io_context::executor_type* io_executor_;  // inside executor_, when it is one
     stream_machine machine_;
     boost::asio::cancellation_signal abort_signal_;
     response<boost::beast::http::empty_body> response_;
     bool fields_added_ = false;
-    std::atomic<std::uint64_t> next_serial_{1};           // taken by the initiating thread
-    std::array<std::optional<pending>, 4> pending_;       // by op_kind
-    buffer_list<boost::asio::mutable_buffer> read_into_;  // the read being begun
-    buffer_list<boost::asio::const_buffer> write_from_;   // the write being begun
+    std::atomic<std::uint64_t> next_serial_{1};      // taken by the initiating thread
+    std::array<std::optional<pending>, 4> pending_;  // by op_kind
 };
 
 }  // namespace asiocurl::http::detail

@@ -9,6 +9,7 @@
 
 #include <boost/asio/buffer.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,18 @@ struct buffer_list {
     static constexpr std::size_t max_buffers = 16;
     std::array<Buffer, max_buffers> buffers{};
     std::size_t count = 0;
+
+    buffer_list() = default;
+    // Only the buffers in use: a list is copied on its way from the initiating call to the machine, and
+    // nearly always holds one buffer of the sixteen.
+    buffer_list(const buffer_list& other) noexcept : count(other.count) {
+        std::copy_n(other.buffers.begin(), count, buffers.begin());
+    }
+    buffer_list& operator=(const buffer_list& other) noexcept {
+        count = other.count;
+        std::copy_n(other.buffers.begin(), count, buffers.begin());
+        return *this;
+    }
 
     template <class Sequence>
     static buffer_list from(const Sequence& sequence) {

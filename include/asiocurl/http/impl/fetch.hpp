@@ -100,7 +100,7 @@ private:
         set_reason(result, reason);
     }
     void on_field(std::string_view name, std::string_view value) override {
-        result.insert(name, value);
+        add_field(result, name, value);
         fields_added_ = true;
     }
     void on_final_head() override {

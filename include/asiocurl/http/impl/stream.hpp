@@ -112,7 +112,7 @@ basic_stream<Executor>::~basic_stream() {
 
 template <class Executor>
 template <class Body, class Fields>
-void basic_stream<Executor>::start(boost::beast::http::request<Body, Fields> request, options opts,
+void basic_stream<Executor>::start(boost::beast::http::request<Body, Fields> request, const options& opts,
                                    error_code& ec) {
     if (!core_) {
         ec = errc::empty_handle;
@@ -131,16 +131,16 @@ void basic_stream<Executor>::start(boost::beast::http::request<Body, Fields> req
 
 template <class Executor>
 template <class Body, class Fields>
-void basic_stream<Executor>::start(boost::beast::http::request<Body, Fields> request, options opts) {
+void basic_stream<Executor>::start(boost::beast::http::request<Body, Fields> request, const options& opts) {
     error_code ec;
-    start(std::move(request), std::move(opts), ec);
+    start(std::move(request), opts, ec);
     if (ec) asiocurl::detail::throw_error(ec, "asiocurl::http::stream::start");
 }
 
 template <class Executor>
 template <class Body, class Fields>
 void basic_stream<Executor>::start_upload(const boost::beast::http::request<Body, Fields>& request,
-                                          std::optional<std::uint64_t> body_size, options opts,
+                                          std::optional<std::uint64_t> body_size, const options& opts,
                                           error_code& ec) {
     if (!core_) {
         ec = errc::empty_handle;
@@ -155,9 +155,9 @@ void basic_stream<Executor>::start_upload(const boost::beast::http::request<Body
 template <class Executor>
 template <class Body, class Fields>
 void basic_stream<Executor>::start_upload(const boost::beast::http::request<Body, Fields>& request,
-                                          std::optional<std::uint64_t> body_size, options opts) {
+                                          std::optional<std::uint64_t> body_size, const options& opts) {
     error_code ec;
-    start_upload(request, body_size, std::move(opts), ec);
+    start_upload(request, body_size, opts, ec);
     if (ec) asiocurl::detail::throw_error(ec, "asiocurl::http::stream::start_upload");
 }
 
