@@ -28,8 +28,10 @@ bool iequals(std::string_view a, std::string_view b) {
 // CR or LF would end the header (or the request line) early and let the rest be read as the attacker's
 // own header; NUL would cut curl's C string short.
 bool has_line_break(std::string_view text) {
-    // One pass (find_first_of searches the set once per character).
-    return std::any_of(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+    // libc's memchr, once per character looked for: vector compares, where a loop over the characters costs
+    // ~6 instructions each (every URL and header value of every request is checked).
+    return std::memchr(text.data(), '\r', text.size()) || std::memchr(text.data(), '\n', text.size()) ||
+           std::memchr(text.data(), '\0', text.size());
 }
 
 // RFC 9110 5.6.2: visible ASCII but the separators. A table: this runs on every method and header name.
@@ -56,12 +58,22 @@ bool is_managed_by_curl(std::string_view name) {
     return std::any_of(managed.begin(), managed.end(), [&](std::string_view m) { return iequals(m, name); });
 }
 
+// RFC 3986 3.1: a scheme's characters (any of them first, as before), as a table.
+constexpr std::array<bool, 256> scheme_characters = [] {
+    std::array<bool, 256> table{};
+    for (unsigned c = 0; c < 256; ++c)
+        table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+                   c == '-' || c == '.';
+    return table;
+}();
+
+// "scheme://": one pass over the scheme alone, not a search of the whole target for "://" (this runs on every
+// request).
 bool is_absolute_url(std::string_view target) {
-    const auto scheme_end = target.find("://");
-    if (scheme_end == std::string_view::npos || scheme_end == 0) return false;
-    return std::all_of(target.begin(), target.begin() + static_cast<std::ptrdiff_t>(scheme_end), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
-    });
+    std::size_t at = 0;
+    while (at < target.size() && scheme_characters[static_cast<unsigned char>(target[at])])
+        ++at;
+    return at > 0 && target.substr(at, 3) == "://";
 }
 
 long curl_http_version(http_version v) {
@@ -99,8 +111,8 @@ error_code build_url(const request_view& request, const options& opts, std::stri
         url += request.target;
     } else
         return errc::no_url;
-    if (has_line_break(url) || has_line_break(request.method) || !is_token(request.method))
-        return errc::header_injection;
+    // A token has no CR, LF or NUL in it.
+    if (has_line_break(url) || !is_token(request.method)) return errc::header_injection;
     return {};
 }
 

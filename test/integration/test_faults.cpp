@@ -379,10 +379,14 @@ TEST_F(fault_test, upload_refused_before_100_continue) {
 
 // Without Expect the body goes out at once. A server that closes as soon as it has answered resets the
 // connection (body bytes are left unread) while curl is still sending: curl reports the 413 if it reads
-// before it next writes, or a send failure if it writes first. The response and the RST behind it make the
-// socket readable and writable in one reactor turn, and the glue tells curl both at once (one socket_action
-// per readiness), so curl reads first: always the 413. (With one call per direction, 3 runs in 40 ended
-// with a send failure.)
+// before it next writes, or a send failure if it writes first. When the response and the RST behind it make
+// the socket readable and writable in one reactor turn, the glue tells curl both at once (one socket_action
+// per readiness; scripted.readable_and_writable_at_once_is_one_action_with_both_bits proves it without a
+// race), so curl reads first. But the response can also arrive between the reactor's wait and curl's next
+// send, in a turn that saw the socket only writable, and then the send meets the RST: a bare curl loop has
+// the same race. It is rare: on a loaded machine, once in a full-suite run and once in ~120 runs beside the
+// lifecycle matrix (with one call per direction it was 3 in 40 on a quiet one). Either ending is checked
+// exactly, is prompt, and leaves the handle working.
 TEST_F(fault_test, upload_refused_mid_body_with_a_reset) {
     const std::string upload = test::expected_body(8 << 20);
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(curl_slist_append(nullptr, "Expect:"),
@@ -395,9 +399,15 @@ TEST_F(fault_test, upload_refused_mid_body_with_a_reset) {
     handle.set(CURLOPT_POSTFIELDS, upload.c_str());
     handle.set(CURLOPT_TIMEOUT_MS, 5000L);
     const outcome o = run(handle);
-    EXPECT_FALSE(o.ec) << o;
-    EXPECT_EQ(handle.info<long>(CURLINFO_RESPONSE_CODE), 413);
-    EXPECT_EQ(body, "upload refused\n");
+    if (o.ec) {
+        EXPECT_EQ(o.ec, make_error_code(CURLE_SEND_ERROR)) << o;
+        EXPECT_EQ(o.ec, condition::send_failed) << o;
+        EXPECT_FALSE(o.message.empty()) << o;
+        EXPECT_TRUE(body.empty() || body == "upload refused\n") << body;
+    } else {
+        EXPECT_EQ(handle.info<long>(CURLINFO_RESPONSE_CODE), 413);
+        EXPECT_EQ(body, "upload refused\n");
+    }
     expect_prompt(o);
     expect_next_transfer_succeeds(handle, body, server.url("/bytes/100"));
 }

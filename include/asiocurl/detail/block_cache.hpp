@@ -33,11 +33,43 @@ public:
     block_cache& operator=(const block_cache&) = delete;
     ~block_cache();
 
-    void* allocate(std::size_t size);
-    void deallocate(void* block, std::size_t size) noexcept;
+    // Inline: every operation of the library takes and gives back its memory here.
+    void* allocate(std::size_t size) {
+        const std::size_t wanted = checked_size(size);
+        if (wanted > largest_cached) return ::operator new(wanted);
+        free_block*& head = free_[wanted / granularity - 1];
+        if (!head) return ::operator new(wanted);
+        free_block* block = head;
+        head = block->next;
+        --held_blocks_;
+        held_bytes_ -= wanted;
+        return block;
+    }
+    void deallocate(void* block, std::size_t size) noexcept {
+        const std::size_t held = rounded(size);
+        if (held > largest_cached || held_bytes_ + held > byte_limit) {
+            ::operator delete(block);
+            return;
+        }
+        free_block*& head = free_[held / granularity - 1];
+        head = ::new (block) free_block{head};
+        ++held_blocks_;
+        held_bytes_ += held;
+    }
 
     std::size_t cached() const noexcept { return held_blocks_; }
     std::size_t cached_bytes() const noexcept { return held_bytes_; }
+
+    // For a size checked_size() accepted: rounded up to the granularity (0 counts as 1).
+    static constexpr std::size_t rounded(std::size_t size) noexcept {
+        const std::size_t at_least = size ? size : 1;
+        return (at_least + granularity - 1) / granularity * granularity;
+    }
+    // A size that would wrap when rounded up is refused, not turned into a tiny block.
+    static std::size_t checked_size(std::size_t size) {
+        if (size > static_cast<std::size_t>(-1) - granularity) throw std::bad_alloc();
+        return rounded(size);
+    }
 
 private:
     struct free_block {
@@ -49,10 +81,37 @@ private:
     std::size_t held_bytes_ = 0;
 };
 
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool cache_blocks = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool cache_blocks = false;
+#else
+inline constexpr bool cache_blocks = true;
+#endif
+#else
+inline constexpr bool cache_blocks = true;
+#endif
+
+// The calling thread's cache, reached through a trivially destructible thread_local (no guard, no TLS wrapper
+// on the hot path): null until the thread's first block, and again once the thread's cache is gone (a block
+// freed by another thread_local's destructor after that goes back to the heap, not into a destroyed object).
+inline thread_local block_cache* thread_cache = nullptr;
+block_cache* make_thread_cache();  // null once the thread's cache has been destroyed
+
 // The calling thread's cache. Under AddressSanitizer, every block goes straight back to the heap instead,
 // so that a use of an operation after its end is still caught.
-void* allocate_cached(std::size_t size);
-void deallocate_cached(void* block, std::size_t size) noexcept;
+inline void* allocate_cached(std::size_t size) {
+    block_cache* cache = !cache_blocks ? nullptr : thread_cache ? thread_cache : make_thread_cache();
+    return cache ? cache->allocate(size) : ::operator new(block_cache::checked_size(size));
+}
+inline void deallocate_cached(void* block, std::size_t size) noexcept {
+    block_cache* cache = !cache_blocks ? nullptr : thread_cache ? thread_cache : make_thread_cache();
+    if (cache)
+        cache->deallocate(block, size);
+    else
+        ::operator delete(block);
+}
 
 // The default allocator of asiocurl's operations when their handler has none.
 template <class T>
