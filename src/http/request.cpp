@@ -30,6 +30,8 @@ bool iequals(std::string_view a, std::string_view b) {
 bool has_line_break(std::string_view text) {
     // libc's memchr, once per character looked for: vector compares, where a loop over the characters costs
     // ~6 instructions each (every URL and header value of every request is checked).
+    // An empty view may hold a null pointer, which memchr must not be given (the fuzzer found it).
+    if (text.empty()) return false;
     return std::memchr(text.data(), '\r', text.size()) || std::memchr(text.data(), '\n', text.size()) ||
            std::memchr(text.data(), '\0', text.size());
 }

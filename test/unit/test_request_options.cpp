@@ -152,6 +152,16 @@ TEST(request_options, header_injection_is_refused_and_curl_managed_fields_droppe
             lines.emplace_back(item->data);
         EXPECT_EQ(lines, (std::vector<std::string>{"X-Ok: 1", "X-Empty;"}));
     }
+    {
+        // Found by the fuzzer (UBSan): an empty value may be a view with no data at all, which the
+        // line-break check must not hand to memchr.
+        curl_handle h;
+        auto r = get("/");
+        r.fields = {{"X-None", std::string_view()}};
+        ASSERT_FALSE(apply_request_options(h.handle.get(), r, opts, h.headers));
+        ASSERT_NE(h.headers, nullptr);
+        EXPECT_STREQ(h.headers->data, "X-None;");
+    }
     for (auto field : {std::pair<std::string_view, std::string_view>{"X-Bad", "a\r\nInjected: 1"},
                        {"X-Bad", std::string_view("a\0b", 3)},
                        {"Bad Name", "v"},

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -62,6 +63,10 @@ protected:
     scripted_engine& engine = core->engine();
     // Completions live in the fixture: after a failed ASSERT, TearDown's shutdown still completes them.
     completion done, failing_done, healthy_done, first_done, second_done;
+
+    // The rules below are about curl's numbers, so the reactor watches those (as on curl 8.5+); the glue's
+    // own duplicates (its default on curl before 8.5) have tests of their own, at the end.
+    void SetUp() override { core->watch_own_numbers(false); }
 
     void TearDown() override {
         if (!core) {  // a test destroyed the multi (and its engine) itself
@@ -1101,6 +1106,107 @@ TEST_F(scripted, shutdown_releases_parked_registrations_and_leaves_the_fd_open) 
     EXPECT_FALSE(epoll_watches(fd));
     EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "shutdown closed curl's socket";
     ::close(fd);
+}
+
+// ---- the glue's own numbers (curl before 8.5) ----
+
+// curl 7.88 closes a connect attempt it abandons with a bare close(2) and REMOVEs it after. Between the two,
+// another thread of an io_context several threads run may get the number for a descriptor of its own and
+// register it in the same epoll. Releasing the glue's registration by number (Asio's EPOLL_CTL_DEL) would
+// take that descriptor out of epoll, and its waits would never complete. Watched through the glue's own
+// duplicate, the release names the glue's number. (With watch_own_numbers(false) this fails: the other
+// descriptor leaves epoll.)
+TEST_F(scripted, a_number_closed_bare_and_taken_by_another_descriptor_keeps_that_descriptor_in_epoll) {
+    core->watch_own_numbers(true);
+    easy handle;
+    CURL* h = handle.native_handle();
+    glue_socket attempt(*core);
+    ASSERT_GE(attempt.peer, 0);
+    const int fd = attempt.fd;
+    socket_pair other_thread;
+    boost::asio::posix::stream_descriptor other(ioc);
+    bool other_ready = false;
+    int watched = -1;
+    engine.on_add = [&](CURL*) {
+        engine.socket_cb(h, fd, CURL_POLL_OUT);
+        watched = core->reactor_number(fd);
+        engine.timer_cb(0);
+    };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s != CURL_SOCKET_TIMEOUT) return;
+        ::close(fd);  // the attempt abandoned, bare
+        ASSERT_EQ(::dup2(other_thread.local, fd), fd);
+        other.assign(fd);
+        other.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                         [&](const error_code& ec) { other_ready = !ec; });
+        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+        engine.finish(h, CURLE_OK);
+    };
+    core->initiate(handle.state(), done.handler(), on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return done.done(); }, std::chrono::seconds(5)));
+    EXPECT_NE(watched, fd) << "the reactor watched curl's own number";
+    EXPECT_GE(watched, 0);
+    EXPECT_FALSE(epoll_watches(watched)) << "the glue's duplicate outlived its registration";
+    EXPECT_EQ(core->stats().parked_registrations, 0u);
+    EXPECT_TRUE(epoll_watches(fd)) << "the glue's release took another descriptor out of epoll";
+    other_thread.poke();
+    EXPECT_TRUE(test::run_until(
+        ioc, [&] { return other_ready; }, std::chrono::seconds(5)))
+        << "the other descriptor's wait never completed";
+}
+
+// The whole life of a connection watched through the glue's duplicate: registered, parked on REMOVE (the
+// duplicate stays in epoll, curl's socket open), reused with its readiness, and closed through the callback
+// (the duplicate closed with it; TearDown finds no descriptor left open).
+TEST_F(scripted, a_connection_watched_through_the_glues_own_number_is_parked_reused_and_closed) {
+    core->watch_own_numbers(true);
+    easy first, second;
+    glue_socket socket(*core);
+    ASSERT_GE(socket.peer, 0);
+    const int fd = socket.fd;
+    engine.on_add = [&](CURL* h) {
+        if (h == first.native_handle()) engine.socket_cb(h, fd, CURL_POLL_OUT);
+        if (h == second.native_handle()) engine.socket_cb(h, fd, CURL_POLL_IN);
+    };
+    engine.on_action = [&](curl_socket_t s, int events) {
+        if (s != fd) return;
+        CURL* h = engine.added.front();
+        if (events == CURL_CSELECT_OUT) return (void)engine.socket_cb(h, fd, CURL_POLL_IN);
+        socket.drain();
+        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+        engine.finish(h, CURLE_OK);
+    };
+    core->initiate(first.state(), first_done.handler(), on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return actions_on(fd) == 1; }, std::chrono::seconds(5)));
+    const int watched = core->reactor_number(fd);
+    EXPECT_NE(watched, fd);
+    EXPECT_TRUE(epoll_watches(watched));
+    EXPECT_FALSE(epoll_watches(fd)) << "curl's own number is in epoll too";
+    socket.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return first_done.done(); }, std::chrono::seconds(5)));
+    EXPECT_EQ(core->stats().parked_registrations, 1u);
+    EXPECT_TRUE(epoll_watches(watched)) << "the parked socket left epoll";
+    EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "parking closed curl's socket";
+
+    core->initiate(second.state(), second_done.handler(), on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return engine.added.size() == 1 && engine.added.front() == second.native_handle(); },
+        std::chrono::seconds(5)));
+    EXPECT_EQ(core->stats().registrations_reused, 1u);
+    EXPECT_EQ(core->reactor_number(fd), watched);
+    socket.poke();
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)))
+        << "the reused registration lost its readiness";
+    EXPECT_FALSE(second_done.ec);
+
+    EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
+    EXPECT_EQ(core->stats().parked_registrations, 0u);
+    EXPECT_FALSE(epoll_watches(watched));
+    EXPECT_EQ(::fcntl(watched, F_GETFD), -1) << "the glue's duplicate was left open";
 }
 
 }  // namespace

@@ -38,6 +38,10 @@ struct socket_registration {
     multi_core<Engine>* owner;  // valid while !retired
     boost::asio::posix::stream_descriptor descriptor;
     curl_socket_t fd;
+    // The glue's own duplicate of a socket it opened, which the reactor watches instead of curl's number
+    // (multi_core::own_numbers_); -1: the reactor watches `fd` itself. Closed by the glue, never curl's.
+    int own_fd = -1;
+    int reactor_fd() const noexcept { return own_fd >= 0 ? own_fd : fd; }
     int wanted = 0;               // CURL_POLL_IN / CURL_POLL_OUT bits curl last asked for
     bool waiting_in = false;      // an async_wait(wait_read) is outstanding
     bool waiting_out = false;     // an async_wait(wait_write) is outstanding
@@ -109,6 +113,12 @@ public:
     // On the executor: `callback` runs there each time the count of operations drops to zero (empty: none).
     void on_drained(std::function<void()> callback) { drained_ = std::move(callback); }
     const multi_stats& stats() const noexcept { return stats_; }
+    // The number the reactor watches for curl's socket `fd` (the glue's duplicate, or `fd`), -1 with no live
+    // registration: tests read the kernel's epoll tables with it.
+    int reactor_number(curl_socket_t fd) const noexcept;
+    // Sockets the glue opens are watched through a duplicate it owns (the default on curl before 8.5, see
+    // own_numbers_); tests set it to check both ways on either curl. Before any socket is reported.
+    void watch_own_numbers(bool on) noexcept { own_numbers_ = on; }
 
     friend void intrusive_ptr_add_ref(multi_core* c) noexcept {
         c->refs_.fetch_add(1, std::memory_order_relaxed);
@@ -207,6 +217,14 @@ private:
     std::function<void()> drained_;
     bool cleaned_up_ = false;  // curl_multi_cleanup has run
 
+    // curl before 8.5 closes a connect attempt it abandons with a bare close(2) and REMOVEs it after: by
+    // then the number may be another descriptor's, one registered in this very epoll by another thread, and
+    // releasing the registration (Asio's EPOLL_CTL_DEL by number) would take that descriptor out of it. A
+    // socket the glue opened is therefore watched through a duplicate the glue owns and closes itself, so
+    // that no DEL ever names a number the glue does not own (docs/design-notes.md, "A number closed behind
+    // the glue's back"). A descriptor a connection, and two system calls a new connection; not needed on
+    // curl 8.5+, which closes every socket it opened through the callback.
+    bool own_numbers_ = false;
     std::vector<registration*> live_by_fd_;  // for the close-socket guard and parking, never for routing
     // The inode of each socket the open-socket callback made, until its close through the callback (0: none).
     std::vector<unsigned long> opened_inode_;

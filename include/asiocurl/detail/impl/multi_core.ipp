@@ -18,6 +18,7 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,8 +32,15 @@ namespace asiocurl::detail {
 
 template <class Engine>
 socket_registration<Engine>::~socket_registration() {
-    // Never close curl's fd (rule 3), even if this registration dies without having been retired.
-    if (descriptor.is_open()) descriptor.release();
+    // Never close curl's fd (rule 3), even if this registration dies without having been retired; the
+    // glue's own duplicate is closed.
+    error_code ignored;
+    if (own_fd >= 0 && descriptor.is_open())
+        descriptor.close(ignored);
+    else if (own_fd >= 0)
+        ::close(own_fd);
+    else if (descriptor.is_open())
+        descriptor.release();
 }
 
 // Increments the depth of curl calls on the stack for the scope's duration (rule 1).
@@ -148,6 +156,7 @@ boost::intrusive_ptr<multi_core<Engine>> multi_core<Engine>::create(executor_typ
 template <class Engine>
 multi_core<Engine>::multi_core(executor_type executor) : executor_(executor), timer_(executor) {
     if (!engine_.valid()) throw system_error(make_error_code(CURLM_OUT_OF_MEMORY), "curl_multi_init");
+    own_numbers_ = curl_version_info(CURLVERSION_NOW)->version_num < 0x080500;
     ready_.reserve(64);  // more completions in one turn are posted: nothing allocated per transfer
     track(engine_.setopt(CURLMOPT_SOCKETFUNCTION, &multi_core::on_socket));
     track(engine_.setopt(CURLMOPT_SOCKETDATA, static_cast<void*>(this)));
@@ -705,9 +714,13 @@ int multi_core<Engine>::on_socket(CURL* easy, curl_socket_t fd, int what, void* 
         reg->opened_by_glue = self.is_socket_opened(fd);
         self.hold(reg);
         self.track(self.engine_.assign(fd, reg));
+        // own_numbers_: the reactor watches a duplicate of the glue's own (no duplicate, EMFILE: curl's
+        // number, as on curl 8.5+).
+        if (reg->opened_by_glue && self.own_numbers_) reg->own_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
         error_code ec;
-        reg->descriptor.assign(fd, ec);
+        reg->descriptor.assign(reg->reactor_fd(), ec);
         if (ec) {
+            if (reg->own_fd >= 0) ::close(std::exchange(reg->own_fd, -1));
             // Rule 7: fail only the transfer that brought this socket, later and from outside curl.
             reg->failed = true;
             reg->retired = true;
@@ -823,11 +836,12 @@ bool multi_core<Engine>::watch_for_reading_alone(registration& reg, CURL* easy) 
     reg.waiting_in = reg.waiting_out = false;
     reg.watched_for_writing = false;
     error_code ec;
-    reg.descriptor.assign(reg.fd, ec);
+    reg.descriptor.assign(reg.reactor_fd(), ec);
     if (!ec) {
         ++stats_.reregistered_for_reading;
         return true;
     }
+    if (reg.own_fd >= 0) ::close(std::exchange(reg.own_fd, -1));
     // Rule 7, as for a first registration the reactor refuses.
     forget_live(reg);
     --stats_.live_registrations;
@@ -945,10 +959,16 @@ void multi_core<Engine>::retire(registration& reg) {
         --stats_.parked_registrations;
     else
         --stats_.live_registrations;
-    // Rule 3: cancel the waits (their completions see `retired`) and give the fd back to curl unclosed.
+    // Rule 3: cancel the waits (their completions see `retired`) and give the fd back to curl unclosed. The
+    // glue's own duplicate is closed instead: the DEL before it names the glue's number, whoever has curl's.
     error_code ignored;
     reg.descriptor.cancel(ignored);
-    reg.descriptor.release();
+    if (reg.own_fd >= 0) {
+        reg.descriptor.close(ignored);
+        reg.own_fd = -1;
+    } else {
+        reg.descriptor.release();
+    }
     if (was_parked) intrusive_ptr_release(&reg);  // the core's reference: may be the last
 }
 
@@ -1005,6 +1025,12 @@ auto multi_core<Engine>::unpark_or_forget(curl_socket_t fd) -> registration* {
     retire(*existing);
     if (held) release_from_curl(existing);
     return nullptr;
+}
+
+template <class Engine>
+int multi_core<Engine>::reactor_number(curl_socket_t fd) const noexcept {
+    const registration* reg = live_at(fd);
+    return reg ? reg->reactor_fd() : -1;
 }
 
 // Whether `fd` is still the very socket on_open_socket made: the number may have been closed without the
