@@ -625,6 +625,24 @@ struct glue_socket {
     static inline int next = 0;
 };
 
+// Keep-alive as curl 7.88 does it, on `socket`: the first transfer connects (OUT), reads (IN), REMOVEs the
+// socket and keeps the connection; the second reports the same socket, to read, with no socketp.
+void script_keep_alive(scripted_engine& engine, const glue_socket& socket, easy& first, easy& second) {
+    const int fd = socket.fd;
+    engine.on_add = [&engine, fd, &first, &second](CURL* h) {
+        if (h == first.native_handle()) engine.socket_cb(h, fd, CURL_POLL_OUT);
+        if (h == second.native_handle()) engine.socket_cb(h, fd, CURL_POLL_IN);
+    };
+    engine.on_action = [&engine, fd, &socket](curl_socket_t s, int events) {
+        if (s != fd) return;
+        CURL* h = engine.added.front();
+        if (events == CURL_CSELECT_OUT) return (void)engine.socket_cb(h, fd, CURL_POLL_IN);
+        socket.drain();
+        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
+        engine.finish(h, CURLE_OK);
+    };
+}
+
 // ---- rule 6, reading alone: a connected socket is not watched for writing ----
 
 // curl waits to write while a socket connects (or while a request does not fit the send buffer), then only
@@ -748,18 +766,7 @@ TEST_F(scripted, a_connection_socket_is_parked_on_remove_and_reused_by_the_next_
     glue_socket socket(*core);
     ASSERT_GE(socket.peer, 0);
     const int fd = socket.fd;
-    engine.on_add = [&](CURL* h) {
-        if (h == first.native_handle()) engine.socket_cb(h, fd, CURL_POLL_OUT);
-        if (h == second.native_handle()) engine.socket_cb(h, fd, CURL_POLL_IN);
-    };
-    engine.on_action = [&](curl_socket_t s, int events) {
-        if (s != fd) return;
-        CURL* h = engine.added.front();
-        if (events == CURL_CSELECT_OUT) return (void)engine.socket_cb(h, fd, CURL_POLL_IN);
-        socket.drain();
-        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
-        engine.finish(h, CURLE_OK);
-    };
+    script_keep_alive(engine, socket, first, second);
     core->initiate(first.state(), first_done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return actions_on(fd) == 1; }, std::chrono::seconds(5)));
@@ -1165,18 +1172,7 @@ TEST_F(scripted, a_connection_watched_through_the_glues_own_number_is_parked_reu
     glue_socket socket(*core);
     ASSERT_GE(socket.peer, 0);
     const int fd = socket.fd;
-    engine.on_add = [&](CURL* h) {
-        if (h == first.native_handle()) engine.socket_cb(h, fd, CURL_POLL_OUT);
-        if (h == second.native_handle()) engine.socket_cb(h, fd, CURL_POLL_IN);
-    };
-    engine.on_action = [&](curl_socket_t s, int events) {
-        if (s != fd) return;
-        CURL* h = engine.added.front();
-        if (events == CURL_CSELECT_OUT) return (void)engine.socket_cb(h, fd, CURL_POLL_IN);
-        socket.drain();
-        engine.socket_cb(h, fd, CURL_POLL_REMOVE);
-        engine.finish(h, CURLE_OK);
-    };
+    script_keep_alive(engine, socket, first, second);
     core->initiate(first.state(), first_done.handler(), on_the_multi);
     ASSERT_TRUE(test::run_until(
         ioc, [&] { return actions_on(fd) == 1; }, std::chrono::seconds(5)));
