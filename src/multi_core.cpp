@@ -3,6 +3,7 @@
 #include <asiocurl/detail/post_completion.hpp>
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/detail/thread_context.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
@@ -37,17 +38,44 @@ struct bound_local_completion {
     void operator()() { std::apply(std::move(handler), std::move(args)); }
 };
 
+// An immediate completion on the io_context whose multi is delivering its turn's completions on this thread,
+// in the run() that delivers them, joins them (turn_delivery); true when taken. Otherwise `handler` is left.
+template <class Signature, class... Args>
+bool joined_delivery(const boost::asio::execution_context& context,
+                     boost::asio::any_completion_handler<Signature>& handler, Args... args) {
+    turn_delivery* turn = delivering_turn;
+    if (!turn || turn->context != &context ||
+        turn->thread != boost::asio::detail::thread_context::top_of_thread_call_stack())
+        return false;
+    turn_completion completion;
+    if constexpr (sizeof...(Args) == 1) {
+        completion.wait.swap(handler);  // swapped, not move-assigned: Boost 1.81's recurses
+        completion.ec = std::get<0>(std::tuple<Args...>(args...));
+    } else {
+        completion.io.swap(handler);
+        std::tie(completion.ec, completion.bytes) = std::tuple<Args...>(args...);
+    }
+    if (turn->take(turn->runner, completion)) return true;
+    if constexpr (sizeof...(Args) == 1)
+        handler.swap(completion.wait);
+    else
+        handler.swap(completion.io);
+    return false;
+}
+
 template <class Signature, class... Args>
 void post_bound(const boost::asio::any_io_executor& fallback,
                 boost::asio::any_completion_handler<Signature> handler, const completion_route& route,
                 Args... args) {
     if (route.on_fallback) {
         // An io_context's own executor, posted to directly: no type-erased prefer and execute per completion.
-        bound_local_completion<Signature, Args...> bound{std::move(handler), {args...}};
-        if (const auto* io = fallback.target<boost::asio::io_context::executor_type>())
-            boost::asio::post(*io, std::move(bound));
-        else
-            boost::asio::post(fallback, std::move(bound));
+        if (const auto* io = fallback.target<boost::asio::io_context::executor_type>()) {
+            if (joined_delivery(io->context(), handler, args...)) return;
+            boost::asio::post(*io, bound_local_completion<Signature, Args...>{std::move(handler), {args...}});
+        } else {
+            boost::asio::post(fallback,
+                              bound_local_completion<Signature, Args...>{std::move(handler), {args...}});
+        }
     } else if (route.executor) {
         boost::asio::post(
             fallback, bound_completion<Signature, Args...>{std::move(handler), {args...}, route.executor});

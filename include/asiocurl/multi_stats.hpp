@@ -25,7 +25,8 @@ struct multi_stats {
     std::uint64_t closed_before_remove = 0;      ///< closes curl made before its REMOVE (DESIGN rule 4 guard)
     std::uint64_t pause_calls = 0;               ///< curl_easy_pause calls made for streams (DESIGN rule 9)
     /// completions run at the end of the reactor turn that made them instead of posted (transfers' and
-    /// streams' operations whose handlers run on the multi's own executor)
+    /// streams' operations whose handlers run on the multi's own executor), with those that completed at
+    /// once from a handler run there (a stream read of buffered bytes)
     std::uint64_t completions_at_turn_end = 0;
 };
 

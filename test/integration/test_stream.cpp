@@ -489,6 +489,61 @@ TEST_F(stream_test, a_read_the_network_completes_runs_at_the_end_of_its_turn_on_
     s.cancel();
 }
 
+// Reads that complete at once (the bytes are buffered, then the end of file), started from a completion the
+// multi runs at the end of a turn, join that turn's list (docs/design-notes.md, "Rule 8, changed"): they run
+// after the handler that started them returned, before what it posted, without a round of the scheduler.
+TEST_F(stream_test, reads_that_complete_at_once_from_a_turns_completion_join_that_turn) {
+    http::stream s(*m);
+    s.start(get(server.url("/bytes/1000")));
+    bool head = false;
+    s.async_read_header([&](error_code ec) {
+        EXPECT_FALSE(ec) << ec.message();
+        head = true;
+    });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return head && s.buffered() == 1000 && m->in_flight() == 0; }));
+
+    // A transfer's completion runs at the end of its turn; from there, two reads that complete at once.
+    easy other;
+    other.set(CURLOPT_URL, server.url("/bytes/1"));
+    std::string ignored;
+    other.write_to(ignored);
+    std::array<char, 4000> buffer{};
+    std::vector<std::string> order;
+    bool initiating = false, ran_inline = false;
+    std::size_t got = 0;
+    error_code end;
+    std::uint64_t before = 0;
+    m->async_perform(other, [&](error_code ec) {
+        EXPECT_FALSE(ec) << ec.message();
+        order.push_back("transfer");
+        before = m->stats().completions_at_turn_end;
+        asio::post(ioc, [&] { order.push_back("posted"); });
+        initiating = true;
+        s.async_read_some(asio::buffer(buffer), [&](error_code read_ec, std::size_t n) {
+            ran_inline |= initiating;
+            EXPECT_FALSE(read_ec) << read_ec.message();
+            got = n;
+            order.push_back("bytes");
+            initiating = true;
+            s.async_read_some(asio::buffer(buffer), [&](error_code eof_ec, std::size_t eof_n) {
+                ran_inline |= initiating;
+                EXPECT_EQ(eof_n, 0u);
+                end = eof_ec;
+                order.push_back("eof");
+            });
+            initiating = false;
+        });
+        initiating = false;
+    });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return order.size() == 4; }));
+    EXPECT_FALSE(ran_inline) << "a read completed inside its initiating call";
+    EXPECT_EQ(got, 1000u);
+    EXPECT_EQ(end, asio::error::eof);
+    EXPECT_EQ(order, (std::vector<std::string>{"transfer", "bytes", "eof", "posted"}))
+        << "the reads were posted, not run at the end of the turn";
+    EXPECT_EQ(m->stats().completions_at_turn_end - before, 2u);
+}
+
 TEST_F(stream_test, handlers_run_once_on_their_executor_with_every_token) {
     auto strand = asio::make_strand(ioc);
     http::stream s(*m);

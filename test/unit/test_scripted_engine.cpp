@@ -16,12 +16,14 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -531,6 +533,92 @@ TEST_F(scripted, a_handler_of_a_turn_may_start_a_transfer_and_run_the_io_context
     EXPECT_FALSE(next_ran_inside_initiate);
     EXPECT_EQ(next_calls, 1);
     EXPECT_EQ(first_done.calls, 1);
+}
+
+// An operation that completes at once (here a refused start: no handle), started by a handler the multi runs
+// at the end of a turn, joins that turn's list: it runs after the handler returned, before what the handler
+// posted, with no round of the scheduler. A chain of them never recurses, and past the list's capacity the
+// rest go through the scheduler (what the handler posted runs in between): the list is never grown.
+TEST_F(scripted, operations_completing_at_once_from_a_turns_completion_join_the_turn_without_recursing) {
+    easy first_handle;
+    CURL* first = first_handle.native_handle();
+    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == CURL_SOCKET_TIMEOUT) engine.finish(first, CURLE_OK);
+    };
+    constexpr int chain_length = 200;
+    int refused = 0, depth = 0, deepest = 0, refused_before_the_post = -1;
+    bool initiating = false, ran_inline = false;
+    std::uint64_t joined = 0;  // completions at the end of a turn, from the first's on
+    std::function<void(error_code)> next = [&](error_code ec) {
+        ran_inline |= initiating;
+        deepest = std::max(deepest, ++depth);
+        EXPECT_EQ(ec, errc::empty_handle);
+        if (++refused < chain_length) {
+            initiating = true;
+            core->initiate(
+                nullptr, [&](error_code e) { next(e); }, on_the_multi);
+            initiating = false;
+        }
+        --depth;
+    };
+    core->initiate(
+        first_handle.state(),
+        [&](error_code ec) {
+            EXPECT_FALSE(ec);
+            joined = core->stats().completions_at_turn_end;
+            boost::asio::post(ioc, [&] { refused_before_the_post = refused; });
+            initiating = true;
+            core->initiate(
+                nullptr, [&](error_code e) { next(e); }, on_the_multi);
+            initiating = false;
+        },
+        on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return refused == chain_length && refused_before_the_post >= 0; },
+        std::chrono::seconds(5)));
+    joined = core->stats().completions_at_turn_end - joined;
+    EXPECT_FALSE(ran_inline) << "a completion ran inside its initiating call";
+    EXPECT_EQ(deepest, 1) << "a chain of completions at once recursed";
+    EXPECT_GT(refused_before_the_post, 0) << "the first refusal was posted behind what the handler posted";
+    EXPECT_LT(refused_before_the_post, chain_length) << "the chain held the thread past the list's capacity";
+    EXPECT_GT(joined, 1u);
+    EXPECT_LT(joined, static_cast<std::uint64_t>(chain_length));
+}
+
+// A handler of a turn that runs the io_context itself (a nested run: Asio leaves its deadlocks to the caller)
+// still gets what completes at once inside that run: an operation started there is posted, not joined to the
+// outer turn's list, which only runs once the handler returns.
+TEST_F(scripted, an_operation_completing_at_once_inside_a_nested_run_completes_in_that_run) {
+    easy first_handle;
+    CURL* first = first_handle.native_handle();
+    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == CURL_SOCKET_TIMEOUT) engine.finish(first, CURLE_OK);
+    };
+    int refused = 0;
+    bool seen_in_the_nested_run = false;
+    core->initiate(
+        first_handle.state(),
+        [&](error_code) {
+            boost::asio::post(ioc, [&] {
+                core->initiate(
+                    nullptr,
+                    [&](error_code ec) {
+                        EXPECT_EQ(ec, errc::empty_handle);
+                        ++refused;
+                    },
+                    on_the_multi);
+            });
+            seen_in_the_nested_run = test::run_until(
+                ioc, [&] { return refused > 0; }, std::chrono::seconds(5));
+            first_done.calls.fetch_add(1);
+        },
+        on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return first_done.done(); }, std::chrono::seconds(10)));
+    EXPECT_TRUE(seen_in_the_nested_run) << "the completion waited for the outer turn's list";
+    EXPECT_EQ(refused, 1);
 }
 
 // Collected readiness is checked against curl's interest when it is delivered: one direction only ready

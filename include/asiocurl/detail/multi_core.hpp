@@ -208,9 +208,11 @@ private:
     // executor wait here while the turn runs, and run once curl has returned and the turn is done, instead
     // of a post each (reactor_turn). The multi keeps a reference to itself while any wait.
     bool collect(turn_completion& completion);
+    // While ready_ is run: a completion made at once by what a handler there started (turn_delivery).
+    bool join(turn_completion& completion);
     std::vector<turn_completion> ready_;  // reserved once: past its capacity, completions are posted
     bool collecting_ = false;             // a turn runs: completions on the multi's executor go to ready_
-    bool delivering_ = false;             // ready_ is being run: nothing is collected
+    bool delivering_ = false;             // ready_ is being run: only completions at once join it
     std::atomic<bool> shut_down_{false};  // no new transfer accepted
     std::atomic<bool> refusing_{false};   // no new transfer accepted, those accepted go on (refuse_new)
     std::atomic<std::size_t> operations_{0};

@@ -56,6 +56,19 @@ struct turn_completion {
     std::size_t bytes = 0;
 };
 
+// A multi delivering the completions its turn collected (multi_core::deliver_ready), on this thread: an
+// immediate completion made meanwhile for a handler on the same io_context (a handler of the list started
+// an operation that completed at once) joins the list, as if posted, instead of a round of the scheduler.
+// `thread` is the run() of the io_context that delivers: a handler that runs the io_context itself (a nested
+// run) gets posted completions, which that run can reach.
+struct turn_delivery {
+    const boost::asio::execution_context* context = nullptr;
+    const void* thread = nullptr;
+    void* runner = nullptr;
+    bool (*take)(void* runner, turn_completion& completion) = nullptr;
+};
+inline constinit thread_local turn_delivery* delivering_turn = nullptr;
+
 // The one place a completion is delivered: posted (never run inline, DESIGN "The Asio contract") to the
 // handler's executor as `route` says, with the handler's allocator: on `fallback` (the multi's executor) when
 // the route is it, otherwise through `fallback` and then to the handler's executor, as asio::post does.

@@ -11,6 +11,7 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/detail/thread_context.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/io_context.hpp>
@@ -373,8 +374,22 @@ template <class Engine>
 void multi_core<Engine>::deliver_ready() {
     const boost::intrusive_ptr<multi_core> keep(this, false);  // adopts the first collected completion's
     delivering_ = true;
+    // On an io_context's own executor, a completion made at once by what a handler here starts joins the
+    // list (post_completion, turn_delivery): a stream read whose bytes are buffered, its end of file.
+    turn_delivery delivery;
+    turn_delivery* const outer_delivery = delivering_turn;
+    if (const auto* io = executor_.template target<boost::asio::io_context::executor_type>()) {
+        delivery = {&io->context(), boost::asio::detail::thread_context::top_of_thread_call_stack(), this,
+                    [](void* core, turn_completion& completion) {
+                        return static_cast<multi_core*>(core)->join(completion);
+                    }};
+        delivering_turn = &delivery;
+    }
     try {
-        for (auto& ready : ready_) {
+        // By index: a handler's completion may join the list while it runs (it is never grown past its
+        // capacity, so nothing moves).
+        for (std::size_t i = 0; i < ready_.size(); ++i) {
+            auto& ready = ready_[i];
             // Taken out first (a handler may destroy the multi, its list with it); swapped, not
             // move-assigned: Boost 1.81's move assignment recurses (see initiate()).
             if (ready.wait) {
@@ -389,12 +404,24 @@ void multi_core<Engine>::deliver_ready() {
         }
     } catch (...) {
         // The rest complete as before, posted; the one that threw has run (its slot is empty).
+        delivering_turn = outer_delivery;
         delivering_ = false;
         post_ready();
         throw;
     }
+    delivering_turn = outer_delivery;
     ready_.clear();
     delivering_ = false;
+}
+
+// A completion made at once while the list runs, for a handler on the multi's io_context: run after the rest,
+// or refused when the list is full (posted then, so a chain of immediate completions ends in the scheduler).
+template <class Engine>
+bool multi_core<Engine>::join(turn_completion& completion) {
+    if (!delivering_ || ready_.size() == ready_.capacity()) return false;
+    ready_.push_back(std::move(completion));
+    ++stats_.completions_at_turn_end;
+    return true;
 }
 
 template <class Engine>
