@@ -292,6 +292,8 @@ error_code apply_request_options(CURL* handle, const request_view& request, cons
 head_line parse_head_line(std::string_view raw) noexcept {
     head_line out;
     std::string_view line = raw;
+    // Every line curl hands over ends in CRLF (HTTP/1) or LF; stray ones past that are trimmed too.
+    if (line.ends_with("\r\n")) line.remove_suffix(2);
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
         line.remove_suffix(1);
     if (line.empty()) {

@@ -23,18 +23,26 @@ namespace asiocurl::http::detail {
 template <class Buffer>
 struct buffer_list {
     static constexpr std::size_t max_buffers = 16;
-    std::array<Buffer, max_buffers> buffers{};
+    // Left uninitialised: only the first `count` are ever written and read. A list is made or copied on every
+    // read and write (and two live in every stream), nearly always holding one buffer of the sixteen.
+    struct slots {
+        slots() noexcept {}
+        Buffer& operator[](std::size_t i) noexcept { return items[i]; }
+        const Buffer& operator[](std::size_t i) const noexcept { return items[i]; }
+        union {
+            Buffer items[max_buffers];
+        };
+    };
+    slots buffers;
     std::size_t count = 0;
 
     buffer_list() = default;
-    // Only the buffers in use: a list is copied on its way from the initiating call to the machine, and
-    // nearly always holds one buffer of the sixteen.
     buffer_list(const buffer_list& other) noexcept : count(other.count) {
-        std::copy_n(other.buffers.begin(), count, buffers.begin());
+        std::copy_n(other.buffers.items, count, buffers.items);
     }
     buffer_list& operator=(const buffer_list& other) noexcept {
         count = other.count;
-        std::copy_n(other.buffers.begin(), count, buffers.begin());
+        std::copy_n(other.buffers.items, count, buffers.items);
         return *this;
     }
 
@@ -60,11 +68,13 @@ class stream_machine {
 public:
     enum class op { header, read, write, finish };
 
+    // No default member initialisers: an event's answer is made on every callback and operation, and only
+    // the first `actions::completed` entries are ever written or read.
     struct completion {
         op which;
         error_code ec;
-        std::size_t bytes = 0;
-        bool immediate = false;  // the operation just asked for (not registered), not the one waiting
+        std::size_t bytes;
+        bool immediate;  // the operation just asked for (not registered), not the one waiting
     };
     // Whether curl should hold back receiving and sending (CURLPAUSE_RECV, CURLPAUSE_SEND).
     struct pause_state {
@@ -75,7 +85,7 @@ public:
     // What the driver does after an event, in this order: complete these operations (posted), apply the
     // pause state (through the multi, outside curl), abort the transfer.
     struct actions {
-        std::array<completion, 4> completions{};
+        std::array<completion, 4> completions;  // the first `completed`
         std::size_t completed = 0;
         std::optional<pause_state> set_pause;
         bool abort_transfer = false;
