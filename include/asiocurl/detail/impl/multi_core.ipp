@@ -368,8 +368,8 @@ bool multi_core<Engine>::collect(turn_completion& completion) {
 
 // Runs the completions a turn collected, in the order they completed. Not inside the initiating call (a
 // turn is a reactor or timer handler) and not inside curl (it returned): what the Asio contract allows a
-// completion. A handler may start transfers (they complete by posting: nothing is collected now), run the
-// io_context, destroy the multi, or throw.
+// completion. A handler may start transfers (they complete in later turns; one that fails at once joins the
+// list, see join()), run the io_context, destroy the multi, or throw.
 template <class Engine>
 void multi_core<Engine>::deliver_ready() {
     const boost::intrusive_ptr<multi_core> keep(this, false);  // adopts the first collected completion's
