@@ -56,6 +56,8 @@ struct socket_pair {
     }
 };
 
+struct glue_socket;
+
 class scripted : public ::testing::Test {
 protected:
     boost::asio::io_context ioc;
@@ -93,6 +95,13 @@ protected:
             n += s == fd;
         return n;
     }
+
+    // Keep-alive as curl 7.88 does it, on `socket` (defined with glue_socket below), step by step: the first
+    // transfer started and its socket acted on once (connected); a transfer run to its end by the peer's
+    // byte; the second transfer started on the kept-alive socket.
+    bool keep_alive_first_connects(const glue_socket& socket, easy& first, easy& second);
+    bool poked_until_done(const glue_socket& socket, const completion& transfer);
+    bool keep_alive_second_started(easy& second);
 };
 
 // Rule 4: within one socket_action curl removes a socket, closes it, and its number comes back at once
@@ -731,6 +740,26 @@ void script_keep_alive(scripted_engine& engine, const glue_socket& socket, easy&
     };
 }
 
+bool scripted::keep_alive_first_connects(const glue_socket& socket, easy& first, easy& second) {
+    script_keep_alive(engine, socket, first, second);
+    core->initiate(first.state(), first_done.handler(), on_the_multi);
+    return test::run_until(
+        ioc, [&] { return actions_on(socket.fd) == 1; }, std::chrono::seconds(5));
+}
+
+bool scripted::poked_until_done(const glue_socket& socket, const completion& transfer) {
+    socket.poke();
+    return test::run_until(
+        ioc, [&] { return transfer.done(); }, std::chrono::seconds(5));
+}
+
+bool scripted::keep_alive_second_started(easy& second) {
+    core->initiate(second.state(), second_done.handler(), on_the_multi);
+    return test::run_until(
+        ioc, [&] { return engine.added.size() == 1 && engine.added.front() == second.native_handle(); },
+        std::chrono::seconds(5));
+}
+
 // ---- rule 6, reading alone: a connected socket is not watched for writing ----
 
 // curl waits to write while a socket connects (or while a request does not fit the send buffer), then only
@@ -854,31 +883,20 @@ TEST_F(scripted, a_connection_socket_is_parked_on_remove_and_reused_by_the_next_
     glue_socket socket(*core);
     ASSERT_GE(socket.peer, 0);
     const int fd = socket.fd;
-    script_keep_alive(engine, socket, first, second);
-    core->initiate(first.state(), first_done.handler(), on_the_multi);
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return actions_on(fd) == 1; }, std::chrono::seconds(5)));
-    socket.poke();
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return first_done.done(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(keep_alive_first_connects(socket, first, second));
+    ASSERT_TRUE(poked_until_done(socket, first_done));
     EXPECT_FALSE(first_done.ec);
     EXPECT_EQ(core->stats().live_registrations, 0u);
     EXPECT_EQ(core->stats().parked_registrations, 1u);
     EXPECT_TRUE(epoll_watches(fd)) << "the parked socket left epoll";
     EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "parking closed curl's socket";
 
-    core->initiate(second.state(), second_done.handler(), on_the_multi);
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return engine.added.size() == 1 && engine.added.front() == second.native_handle(); },
-        std::chrono::seconds(5)));
+    ASSERT_TRUE(keep_alive_second_started(second));
     EXPECT_EQ(core->stats().registrations_created, 1u) << "the kept-alive socket was registered anew";
     EXPECT_EQ(core->stats().registrations_reused, 1u);
     EXPECT_EQ(core->stats().live_registrations, 1u);
     EXPECT_EQ(core->stats().parked_registrations, 0u);
-    socket.poke();
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)))
-        << "the reused registration lost its readiness";
+    ASSERT_TRUE(poked_until_done(socket, second_done)) << "the reused registration lost its readiness";
     EXPECT_FALSE(second_done.ec);
     EXPECT_EQ(actions_on(fd), 3);
 
@@ -1260,31 +1278,20 @@ TEST_F(scripted, a_connection_watched_through_the_glues_own_number_is_parked_reu
     glue_socket socket(*core);
     ASSERT_GE(socket.peer, 0);
     const int fd = socket.fd;
-    script_keep_alive(engine, socket, first, second);
-    core->initiate(first.state(), first_done.handler(), on_the_multi);
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return actions_on(fd) == 1; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(keep_alive_first_connects(socket, first, second));
     const int watched = core->reactor_number(fd);
     EXPECT_NE(watched, fd);
     EXPECT_TRUE(epoll_watches(watched));
     EXPECT_FALSE(epoll_watches(fd)) << "curl's own number is in epoll too";
-    socket.poke();
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return first_done.done(); }, std::chrono::seconds(5)));
+    ASSERT_TRUE(poked_until_done(socket, first_done));
     EXPECT_EQ(core->stats().parked_registrations, 1u);
     EXPECT_TRUE(epoll_watches(watched)) << "the parked socket left epoll";
     EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "parking closed curl's socket";
 
-    core->initiate(second.state(), second_done.handler(), on_the_multi);
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return engine.added.size() == 1 && engine.added.front() == second.native_handle(); },
-        std::chrono::seconds(5)));
+    ASSERT_TRUE(keep_alive_second_started(second));
     EXPECT_EQ(core->stats().registrations_reused, 1u);
     EXPECT_EQ(core->reactor_number(fd), watched);
-    socket.poke();
-    ASSERT_TRUE(test::run_until(
-        ioc, [&] { return second_done.done(); }, std::chrono::seconds(5)))
-        << "the reused registration lost its readiness";
+    ASSERT_TRUE(poked_until_done(socket, second_done)) << "the reused registration lost its readiness";
     EXPECT_FALSE(second_done.ec);
 
     EXPECT_EQ(core_type::on_close_socket(core.get(), fd), 0);
