@@ -26,6 +26,7 @@
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -542,6 +543,42 @@ TEST_F(stream_test, reads_that_complete_at_once_from_a_turns_completion_join_tha
     EXPECT_EQ(order, (std::vector<std::string>{"transfer", "bytes", "eof", "posted"}))
         << "the reads were posted, not run at the end of the turn";
     EXPECT_EQ(m->stats().completions_at_turn_end - before, 2u);
+}
+
+// A stream destroyed from a completion the multi runs at the end of a turn: its waiting read completes once,
+// with operation_aborted, after that handler returned (never inside the destructor) and before what the
+// handler posted (it joins the turn, as a read that completes at once does).
+TEST_F(stream_test, destroyed_from_a_turns_completion_completes_its_waiting_read_once_after_it) {
+    std::optional<http::stream> s(std::in_place, *m);
+    s->start(get(server.url("/stall")));
+    std::vector<std::string> order;
+    bool destroying = false, ran_inside = false;
+    int head_calls = 0;
+    error_code head_ec;
+    s->async_read_header([&](error_code ec) {
+        ran_inside |= destroying;
+        ++head_calls;
+        head_ec = ec;
+        order.push_back("aborted");
+    });
+    easy other;
+    other.set(CURLOPT_URL, server.url("/bytes/1"));
+    std::string ignored;
+    other.write_to(ignored);
+    m->async_perform(other, [&](error_code ec) {
+        EXPECT_FALSE(ec) << ec.message();
+        order.push_back("transfer");
+        asio::post(ioc, [&] { order.push_back("posted"); });
+        destroying = true;
+        s.reset();
+        destroying = false;
+    });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return order.size() == 3 && m->in_flight() == 0; }));
+    ioc.run_for(20ms);
+    EXPECT_EQ(head_calls, 1);
+    EXPECT_EQ(head_ec, asio::error::operation_aborted);
+    EXPECT_FALSE(ran_inside) << "the read completed inside the stream's destructor";
+    EXPECT_EQ(order, (std::vector<std::string>{"transfer", "aborted", "posted"}));
 }
 
 TEST_F(stream_test, handlers_run_once_on_their_executor_with_every_token) {

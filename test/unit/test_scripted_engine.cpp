@@ -630,6 +630,94 @@ TEST_F(scripted, an_operation_completing_at_once_inside_a_nested_run_completes_i
     EXPECT_EQ(refused, 1);
 }
 
+// A handler of a turn starts an operation that completes at once (it joins the list) and then throws: the
+// exception leaves through io_context::run, and the joined completion, like the rest of the turn, is posted
+// and runs once, on the next run.
+TEST_F(scripted, a_completion_joined_by_a_handler_that_then_throws_runs_once_later) {
+    easy first_handle;
+    CURL* first = first_handle.native_handle();
+    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == CURL_SOCKET_TIMEOUT) engine.finish(first, CURLE_OK);
+    };
+    int first_calls = 0, refused = 0;
+    std::uint64_t joined = 0;
+    core->initiate(
+        first_handle.state(),
+        [&](error_code) {
+            ++first_calls;
+            const std::uint64_t before = core->stats().completions_at_turn_end;
+            core->initiate(
+                nullptr,
+                [&](error_code ec) {
+                    EXPECT_EQ(ec, errc::empty_handle);
+                    ++refused;
+                },
+                on_the_multi);
+            joined = core->stats().completions_at_turn_end - before;
+            throw std::runtime_error("after starting an operation");
+        },
+        on_the_multi);
+    bool thrown = false;
+    try {
+        ioc.run_for(std::chrono::seconds(5));
+    } catch (const std::runtime_error&) {
+        thrown = true;
+    }
+    ASSERT_TRUE(thrown);
+    EXPECT_EQ(joined, 1u) << "the refusal did not join the turn: this test no longer covers the join";
+    EXPECT_EQ(refused, 0) << "the joined completion ran on the exception's way out";
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return refused > 0; }, std::chrono::seconds(5)));
+    ioc.run_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(refused, 1);
+    EXPECT_EQ(first_calls, 1);
+}
+
+// A handler of a turn shuts the multi down and drops it while another of its transfers still runs: that
+// transfer's operation_aborted, made inside the handler, joins the turn's list. It runs once, after the
+// handler returned (never inside shutdown()), before what the handler posted; the multi lives until then.
+TEST_F(scripted, a_transfer_aborted_by_a_turns_handler_destroying_the_multi_completes_once_after_it) {
+    easy first_handle, second_handle;
+    CURL* first = first_handle.native_handle();
+    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
+    engine.on_action = [&](curl_socket_t s, int) {
+        if (s == CURL_SOCKET_TIMEOUT) engine.finish(first, CURLE_OK);  // the second runs on
+    };
+    bool in_first = false, posted_ran = false;
+    bool second_ran_inside_the_handler = false, second_saw_the_post = false;
+    int second_calls = 0;
+    error_code second_ec;
+    core->initiate(
+        first_handle.state(),
+        [&](error_code ec) {
+            EXPECT_FALSE(ec);
+            boost::asio::post(ioc, [&] { posted_ran = true; });
+            in_first = true;
+            core->shutdown();
+            core.reset();
+            in_first = false;
+        },
+        on_the_multi);
+    core->initiate(
+        second_handle.state(),
+        [&](error_code ec) {
+            second_ran_inside_the_handler |= in_first;
+            second_saw_the_post = posted_ran;
+            ++second_calls;
+            second_ec = ec;
+        },
+        on_the_multi);
+    ASSERT_TRUE(test::run_until(
+        ioc, [&] { return second_calls > 0 && posted_ran; }, std::chrono::seconds(5)));
+    ioc.run_for(std::chrono::milliseconds(20));
+    EXPECT_FALSE(core);
+    EXPECT_EQ(second_calls, 1);
+    EXPECT_EQ(second_ec, boost::asio::error::operation_aborted);
+    EXPECT_FALSE(second_ran_inside_the_handler) << "the abort ran inside shutdown()";
+    EXPECT_FALSE(second_saw_the_post) << "the abort was posted behind what the handler posted";
+}
+
 // Collected readiness is checked against curl's interest when it is delivered: one direction only ready
 // still reaches curl (one turn later), and a socket curl REMOVEd meanwhile hears nothing.
 TEST_F(scripted, readiness_of_one_direction_while_both_are_awaited_still_reaches_curl) {
