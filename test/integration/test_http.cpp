@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -788,6 +789,26 @@ TEST_F(http_test, credentials_do_not_follow_a_redirect_to_another_host) {
     EXPECT_EQ(dropped.res.body().find("secret"), std::string::npos) << dropped.res.body();
     m.reset();
     EXPECT_TRUE(other.wait_for_idle(5s));
+}
+
+// The options are copied into the operation when given by reference (moved when an rvalue), whatever the
+// token: a deferred fetch launched after its named options were changed and destroyed sends what they said.
+TEST_F(http_test, options_given_by_reference_are_copied_before_the_call_returns) {
+    auto opts = std::make_unique<http::options>();
+    opts->base_url = server.url("");
+    opts->user_agent = "kept/1.0";
+    auto op = http::async_fetch(*m, get("/headers"), *opts, boost::asio::deferred);
+    opts->base_url = "http://127.0.0.1:9";
+    opts->user_agent = "changed/1.0";
+    opts.reset();
+    std::optional<http::response<>> got;
+    std::move(op)([&](error_code ec, http::response<> res) {
+        EXPECT_FALSE(ec) << ec.message();
+        got = std::move(res);
+    });
+    ASSERT_TRUE(test::run_until(ioc, [&] { return got.has_value(); }));
+    EXPECT_NE(got->body().find("kept/1.0"), std::string::npos) << got->body();
+    EXPECT_EQ(got->body().find("changed"), std::string::npos) << got->body();
 }
 
 TEST_F(http_test, every_token_family_and_the_executor_contract) {

@@ -40,17 +40,31 @@ namespace asiocurl::http {
 /// associated executor (default: the multi's), never inside this call.
 ///
 /// Cancellation: `terminal` and `partial` abort the transfer; `total` only before it reached curl.
+///
+/// `opts` is copied (moved, when it is an rvalue) into the operation once, as Asio decay-copies the
+/// arguments of an operation, so it need not outlive the call, whatever the token (`deferred` too); a
+/// named `options` reused for every fetch costs one copy a fetch.
 template <class ResponseBody = boost::beast::http::string_body, class Executor, class RequestBody,
           class RequestFields, class CompletionToken = boost::asio::default_completion_token_t<Executor>>
 auto async_fetch(basic_multi<Executor>& multi,
-                 boost::beast::http::request<RequestBody, RequestFields> request, options opts,
+                 boost::beast::http::request<RequestBody, RequestFields> request, const options& opts,
+                 CompletionToken&& token = CompletionToken());
+template <class ResponseBody = boost::beast::http::string_body, class Executor, class RequestBody,
+          class RequestFields, class CompletionToken = boost::asio::default_completion_token_t<Executor>>
+auto async_fetch(basic_multi<Executor>& multi,
+                 boost::beast::http::request<RequestBody, RequestFields> request, options&& opts,
                  CompletionToken&& token = CompletionToken());
 
 /// The same, writing into `into` (for a body that needs setting up first, such as an open `file_body`).
 template <class Executor, class RequestBody, class RequestFields, class ResponseBody, class ResponseFields,
           class CompletionToken = boost::asio::default_completion_token_t<Executor>>
 auto async_fetch(basic_multi<Executor>& multi,
-                 boost::beast::http::request<RequestBody, RequestFields> request, options opts,
+                 boost::beast::http::request<RequestBody, RequestFields> request, const options& opts,
+                 response<ResponseBody, ResponseFields> into, CompletionToken&& token = CompletionToken());
+template <class Executor, class RequestBody, class RequestFields, class ResponseBody, class ResponseFields,
+          class CompletionToken = boost::asio::default_completion_token_t<Executor>>
+auto async_fetch(basic_multi<Executor>& multi,
+                 boost::beast::http::request<RequestBody, RequestFields> request, options&& opts,
                  response<ResponseBody, ResponseFields> into, CompletionToken&& token = CompletionToken());
 
 /// GET `url` (text, or a Boost.URL `url` / `url_view`) with the default options; the body arrives in a
