@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Every figure of docs/benchmarks.md, measured again on this machine, then the plots:
-#   bench/measure.sh            # ~30 minutes on 2 cores; run it on a quiet machine
-#   bench/measure.sh --no-pool  # ~20 minutes: the pool's figures (raw/pool-*) are left as they are
+#   bench/measure.sh            # ~40 minutes on 2 cores; run it on a quiet machine
+#   bench/measure.sh --no-pool  # ~30 minutes: the pool's figures (raw/pool-*) are left as they are
 #   bench/plot.py               # the plots alone, from the raw output already in the tree
 # Builds the benchmark clients (Release, no sanitizers) against both libcurls, runs ../shared/bench's
-# compare.py (median of 5) and instructions.py, and bench/trickle_sweep.py, writing their output to
-# docs/benchmarks/raw/. Installs what it needs first (scripts/install-deps.sh: the demo and bench lists;
-# libcurl 8 through scripts/fetch-curl8.sh). BENCH_* variables pass through to ../shared/bench.
+# compare.py (median of 5) and instructions.py, bench/paired.py and bench/trickle_sweep.py, writing their
+# output to docs/benchmarks/raw/. Installs what it needs first (scripts/install-deps.sh: the demo and bench
+# lists; libcurl 8 through scripts/fetch-curl8.sh). BENCH_* variables pass through to ../shared/bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${BENCH_SHARED:-../shared/bench}
@@ -48,6 +48,10 @@ measure() {  # measure LABEL BUILD_DIR [BENCH_CURL_PREFIX]
     env "${env[@]}" python3 "$shared/instructions.py" --no-serve --client "$dir/bench/asiocurl_fetch_client" \
         --client "$dir/bench/asiocurl_http_client" --client "$dir/bench/asiocurl_http_client_stats" \
         --workload h1-1k-c16 | tee "$raw/client-instructions-$label.txt"
+    echo "== curl $label: paired.py (the scatter of the 1 KiB ratios, 15 rounds)"
+    for workload in h1-1k-c16 h2-1k-c16; do
+        env "${env[@]}" python3 bench/paired.py --no-serve "${args[@]}" --workload "$workload"
+    done | tee "$raw/paired-$label.txt"
     echo "== curl $label: trickle_sweep.py"
     env "${env[@]}" python3 bench/trickle_sweep.py --no-serve --client "$dir/bench/asiocurl_client" |
         tee "$raw/trickle-$label.txt"
