@@ -17,19 +17,9 @@ BENCH_CURL_PREFIX). Starts nginx unless --no-serve. One line per client:
 
   paired workload=W client=NAME rounds=R rps=MEDIAN rps_ratio=Q1/MEDIAN/Q3 cpu_us=MEDIAN cpu_ratio=Q1/MEDIAN/Q3
 """
-import argparse, importlib.util, os, statistics, subprocess, sys, tempfile, time
+import argparse, statistics, sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("BENCH_SHARED", os.path.join(os.path.dirname(ROOT), "shared", "bench"))
-
-
-def load_compare():
-    spec = importlib.util.spec_from_file_location("compare", os.path.join(SHARED, "compare.py"))
-    if spec is None or not os.path.exists(spec.origin):
-        sys.exit(f"{SHARED}/compare.py not found (BENCH_SHARED names the folder)")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import side_by_side
 
 
 def quartiles(values):
@@ -44,18 +34,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--no-serve", action="store_true", help="nginx is already running")
     a = ap.parse_args()
-    compare = load_compare()
+    compare = side_by_side.load_compare()
     if a.workload not in compare.WORKLOADS:
         sys.exit(f"unknown workload {a.workload}: {', '.join(compare.WORKLOADS)}")
-    build_dir = os.environ.get("BENCH_BUILD", os.path.join(tempfile.gettempdir(), "asiocurl-bench-baselines"))
-    clients = {"epoll_client": compare.build_baselines(build_dir)["epoll_client"]}
-    for c in a.client:
-        if not os.access(c, os.X_OK):
-            sys.exit(f"client {c} is missing or not executable")
-        clients[os.path.basename(c)] = os.path.abspath(c)
+    clients = side_by_side.clients_beside_the_loop(compare, a.client)
     if not a.no_serve:
-        subprocess.run(["sh", os.path.join(SHARED, "serve.sh")], check=True)
-        time.sleep(0.5)
+        side_by_side.serve()
     names = list(clients)
     runs = {name: [] for name in names}
     for r in range(a.rounds):

@@ -16,19 +16,9 @@ concurrency and client, which bench/plot.py reads:
 
   trickle concurrency=C client=NAME cpu_us_per_transfer=X runs=R
 """
-import argparse, importlib.util, os, statistics, subprocess, sys, tempfile, time
+import argparse, os, statistics, subprocess, sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("BENCH_SHARED", os.path.join(os.path.dirname(ROOT), "shared", "bench"))
-
-
-def load_compare():
-    spec = importlib.util.spec_from_file_location("compare", os.path.join(SHARED, "compare.py"))
-    if spec is None or not os.path.exists(spec.origin):
-        sys.exit(f"{SHARED}/compare.py not found (BENCH_SHARED names the folder)")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import side_by_side
 
 
 def run(compare, exe, url, n, c):
@@ -49,16 +39,10 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-serve", action="store_true", help="nginx is already running")
     a = ap.parse_args()
-    compare = load_compare()
-    build_dir = os.environ.get("BENCH_BUILD", os.path.join(tempfile.gettempdir(), "asiocurl-bench-baselines"))
-    clients = {"epoll_client": compare.build_baselines(build_dir)["epoll_client"]}
-    for c in a.client:
-        if not os.access(c, os.X_OK):
-            sys.exit(f"client {c} is missing or not executable")
-        clients[os.path.basename(c)] = os.path.abspath(c)
+    compare = side_by_side.load_compare()
+    clients = side_by_side.clients_beside_the_loop(compare, a.client)
     if not a.no_serve:
-        subprocess.run(["sh", os.path.join(SHARED, "serve.sh")], check=True)
-        time.sleep(0.5)
+        side_by_side.serve()
     url = compare.H1 + "/slow/64k.bin"
     for c in (int(x) for x in a.concurrency.split(",")):
         marginal = {name: [] for name in clients}

@@ -102,6 +102,26 @@ protected:
     bool keep_alive_first_connects(const glue_socket& socket, easy& first, easy& second);
     bool poked_until_done(const glue_socket& socket, const completion& transfer);
     bool keep_alive_second_started(easy& second);
+
+    // curl finishes `handle`'s transfer at its first timeout: the turn that delivers its completion. Any
+    // other transfer added runs on.
+    void finish_at_the_first_timeout(easy& handle) {
+        CURL* finished = handle.native_handle();
+        engine.on_add = [this](CURL*) { engine.timer_cb(0); };
+        engine.on_action = [this, finished](curl_socket_t s, int) {
+            if (s == CURL_SOCKET_TIMEOUT) engine.finish(finished, CURLE_OK);
+        };
+    }
+    // An operation that completes at once: a start refused for want of a handle; counts its refusals.
+    void start_refused(int& refused) {
+        core->initiate(
+            nullptr,
+            [&refused](error_code ec) {
+                EXPECT_EQ(ec, errc::empty_handle);
+                ++refused;
+            },
+            on_the_multi);
+    }
 };
 
 // Rule 4: within one socket_action curl removes a socket, closes it, and its number comes back at once
@@ -550,11 +570,7 @@ TEST_F(scripted, a_handler_of_a_turn_may_start_a_transfer_and_run_the_io_context
 // rest go through the scheduler (what the handler posted runs in between): the list is never grown.
 TEST_F(scripted, operations_completing_at_once_from_a_turns_completion_join_the_turn_without_recursing) {
     easy first_handle;
-    CURL* first = first_handle.native_handle();
-    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
-    engine.on_action = [&](curl_socket_t s, int) {
-        if (s == CURL_SOCKET_TIMEOUT) engine.finish(first, CURLE_OK);
-    };
+    finish_at_the_first_timeout(first_handle);
     constexpr int chain_length = 200;
     int refused = 0, depth = 0, deepest = 0, refused_before_the_post = -1;
     bool initiating = false, ran_inline = false;
@@ -600,25 +616,13 @@ TEST_F(scripted, operations_completing_at_once_from_a_turns_completion_join_the_
 // outer turn's list, which only runs once the handler returns.
 TEST_F(scripted, an_operation_completing_at_once_inside_a_nested_run_completes_in_that_run) {
     easy first_handle;
-    CURL* first = first_handle.native_handle();
-    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
-    engine.on_action = [&](curl_socket_t s, int) {
-        if (s == CURL_SOCKET_TIMEOUT) engine.finish(first, CURLE_OK);
-    };
+    finish_at_the_first_timeout(first_handle);
     int refused = 0;
     bool seen_in_the_nested_run = false;
     core->initiate(
         first_handle.state(),
         [&](error_code) {
-            boost::asio::post(ioc, [&] {
-                core->initiate(
-                    nullptr,
-                    [&](error_code ec) {
-                        EXPECT_EQ(ec, errc::empty_handle);
-                        ++refused;
-                    },
-                    on_the_multi);
-            });
+            boost::asio::post(ioc, [&] { start_refused(refused); });
             seen_in_the_nested_run = test::run_until(
                 ioc, [&] { return refused > 0; }, std::chrono::seconds(5));
             first_done.calls.fetch_add(1);
@@ -635,11 +639,7 @@ TEST_F(scripted, an_operation_completing_at_once_inside_a_nested_run_completes_i
 // and runs once, on the next run.
 TEST_F(scripted, a_completion_joined_by_a_handler_that_then_throws_runs_once_later) {
     easy first_handle;
-    CURL* first = first_handle.native_handle();
-    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
-    engine.on_action = [&](curl_socket_t s, int) {
-        if (s == CURL_SOCKET_TIMEOUT) engine.finish(first, CURLE_OK);
-    };
+    finish_at_the_first_timeout(first_handle);
     int first_calls = 0, refused = 0;
     std::uint64_t joined = 0;
     core->initiate(
@@ -647,13 +647,7 @@ TEST_F(scripted, a_completion_joined_by_a_handler_that_then_throws_runs_once_lat
         [&](error_code) {
             ++first_calls;
             const std::uint64_t before = core->stats().completions_at_turn_end;
-            core->initiate(
-                nullptr,
-                [&](error_code ec) {
-                    EXPECT_EQ(ec, errc::empty_handle);
-                    ++refused;
-                },
-                on_the_multi);
+            start_refused(refused);
             joined = core->stats().completions_at_turn_end - before;
             throw std::runtime_error("after starting an operation");
         },
@@ -679,11 +673,7 @@ TEST_F(scripted, a_completion_joined_by_a_handler_that_then_throws_runs_once_lat
 // handler returned (never inside shutdown()), before what the handler posted; the multi lives until then.
 TEST_F(scripted, a_transfer_aborted_by_a_turns_handler_destroying_the_multi_completes_once_after_it) {
     easy first_handle, second_handle;
-    CURL* first = first_handle.native_handle();
-    engine.on_add = [&](CURL*) { engine.timer_cb(0); };
-    engine.on_action = [&](curl_socket_t s, int) {
-        if (s == CURL_SOCKET_TIMEOUT) engine.finish(first, CURLE_OK);  // the second runs on
-    };
+    finish_at_the_first_timeout(first_handle);  // the second runs on
     bool in_first = false, posted_ran = false;
     bool second_ran_inside_the_handler = false, second_saw_the_post = false;
     int second_calls = 0;
